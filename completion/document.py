@@ -1,0 +1,105 @@
+"""An open document: its text, a line index, and the edits applied to it.
+
+The first stage's input. Offsets here are Python string indices (code
+points); converting LSP positions (UTF-16 by default) into them is lsp/'s job.
+Listeners (the incremental syntax tree) see every edit as it happens.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class DocumentEdit:
+    """One replacement, in code-point offsets of the text before and after it."""
+
+    start: int
+    old_end: int
+    new_end: int
+    old_text: str
+    new_text: str
+
+
+EditListener = Callable[["Document", DocumentEdit], None]
+
+
+def line_starts_of(text: str, base: int = 0) -> list[int]:
+    """Offsets (plus ``base``) where each line after the first begins."""
+    return [base + match.end() for match in _LINE_BREAK.finditer(text)]
+
+
+@dataclass
+class Document:
+    """The server's copy of one editor buffer."""
+
+    uri: str
+    text: str
+    language_id: str = ""
+    version: int = 0
+    listeners: list[EditListener] = field(default_factory=list, repr=False)
+    _line_starts: list[int] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._line_starts = [0, *line_starts_of(self.text)]
+
+    @property
+    def line_count(self) -> int:
+        return len(self._line_starts)
+
+    def line_start(self, line: int) -> int:
+        return self._line_starts[line]
+
+    def line_end(self, line: int) -> int:
+        """Offset of the end of ``line``'s content, before its line break."""
+        if line + 1 < len(self._line_starts):
+            end = self._line_starts[line + 1]
+            text = self.text
+            if end >= 2 and text[end - 2 : end] == "\r\n":
+                return end - 2
+            return end - 1
+        return len(self.text)
+
+    def line_text(self, line: int) -> str:
+        return self.text[self.line_start(line) : self.line_end(line)]
+
+    def line_of(self, offset: int) -> int:
+        """The line that contains ``offset``."""
+        return bisect.bisect_right(self._line_starts, offset) - 1
+
+    def replace(self, start: int, end: int, new_text: str) -> DocumentEdit:
+        """Replace ``text[start:end]`` with ``new_text`` and update the line index."""
+        if not 0 <= start <= end <= len(self.text):
+            raise ValueError(f"edit range {start}..{end} is outside 0..{len(self.text)}")
+        old_text = self.text[start:end]
+        self.text = self.text[:start] + new_text + self.text[end:]
+        self._reindex(start, end, len(new_text))
+        edit = DocumentEdit(start, end, start + len(new_text), old_text, new_text)
+        for listener in self.listeners:
+            listener(self, edit)
+        return edit
+
+    def set_text(self, text: str) -> DocumentEdit:
+        return self.replace(0, len(self.text), text)
+
+    def _reindex(self, start: int, old_end: int, new_length: int) -> None:
+        # Re-scan from the line before the edit's first character to one
+        # character past it (a '\r' and a '\n' that the edit brings together
+        # merge into one break), and shift
+        # every later line start by the change in length.
+        delta = new_length - (old_end - start)
+        first = self.line_of(max(start - 1, 0))
+        scan_from = self._line_starts[first]
+        # Old line starts strictly after the edited region survive, shifted.
+        keep_from = bisect.bisect_right(self._line_starts, old_end + 1)
+        tail = [offset + delta for offset in self._line_starts[keep_from:]]
+        scan_to = tail[0] if tail else len(self.text)
+        head = self._line_starts[: first + 1]
+        middle = line_starts_of(self.text[scan_from:scan_to], scan_from)
+        middle = [offset for offset in middle if offset < scan_to]
+        self._line_starts = head + middle + tail

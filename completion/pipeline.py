@@ -1,0 +1,198 @@
+"""One completion, start to finish: the single place to read the pipeline.
+
+document + cursor -> context -> prompt -> engine stream -> postprocess -> text
+
+The stream is cut as soon as ``StreamCutter`` knows the answer, which closes
+the engine's stream and stops the model. Cancellation (a superseded request,
+``$/cancelRequest``) arrives as ``asyncio.CancelledError`` and propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from completion.context import Context, ContextOptions, build_context
+from completion.document import Document
+from completion.postprocess import StreamCutter, postprocess
+from completion.prompt import (
+    DEFAULT_TEMPLATE,
+    FimTemplate,
+    Prompt,
+    build_prompt,
+    detect_family,
+    get_template,
+)
+from completion.stats import Stats
+from engines.base import Engine, GenerationRequest, GenerationUsage, ModelInfo
+
+
+@dataclass(frozen=True)
+class CompletionOptions:
+    """Sampling and shaping of completions (the ``completion`` config section)."""
+
+    max_tokens: int = 64
+    """Most tokens for a single-line completion."""
+    max_tokens_multiline: int | None = None
+    """Most tokens for a multi-line completion; unset means twice ``max_tokens``."""
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    """Extra stop sequences, besides the template's own."""
+    template: str = "auto"
+    """FIM template name, or 'auto' to detect it from the model."""
+    context: ContextOptions = field(default_factory=ContextOptions)
+
+
+@dataclass
+class Timing:
+    context_ms: float = 0.0
+    first_token_ms: float = 0.0
+    engine_ms: float = 0.0
+    postprocess_ms: float = 0.0
+    total_ms: float = 0.0
+
+    def as_json(self) -> dict[str, float]:
+        return {
+            "contextMs": round(self.context_ms, 3),
+            "firstTokenMs": round(self.first_token_ms, 3),
+            "engineMs": round(self.engine_ms, 3),
+            "postprocessMs": round(self.postprocess_ms, 3),
+            "totalMs": round(self.total_ms, 3),
+        }
+
+
+@dataclass
+class Completion:
+    """The answer for one cursor: insert ``text`` over ``start``..``end``."""
+
+    text: str
+    start: int
+    end: int
+    multiline: bool = False
+    template: str = ""
+    model: str = ""
+    raw: str = ""
+    """What the model produced before post-processing."""
+    skipped: str | None = None
+    usage: GenerationUsage = field(default_factory=GenerationUsage)
+    timing: Timing = field(default_factory=Timing)
+
+
+def resolve_template(name: str, info: ModelInfo | None) -> FimTemplate:
+    """The configured template, or the one the model's vocabulary and name point to."""
+    if name != "auto":
+        return get_template(name)
+    if info is None:
+        return get_template(DEFAULT_TEMPLATE)
+    vocabulary = info.special_tokens or frozenset()
+    family = info.family or detect_family(info.name, info.metadata, vocabulary)
+    if family is None:
+        # A vocabulary we could inspect, with no FIM tokens: plain continuation.
+        return get_template("plain" if info.special_tokens is not None else DEFAULT_TEMPLATE)
+    return get_template(family)
+
+
+class CompletionPipeline:
+    """Composes the stages for one engine and one set of options."""
+
+    def __init__(self, engine: Engine, options: CompletionOptions, stats: Stats | None = None):
+        self.engine = engine
+        self.options = options
+        self.stats = stats or Stats()
+
+    @property
+    def template(self) -> FimTemplate:
+        return resolve_template(self.options.template, self.engine.info)
+
+    def make_context(
+        self, document: Document, offset: int, file_path: str | None = None
+    ) -> Context:
+        return build_context(document, offset, self.options.context, file_path=file_path)
+
+    def make_prompt(self, context: Context) -> Prompt:
+        return build_prompt(self.template, context.prefix, context.suffix, self.options.stop)
+
+    def max_tokens(self, multiline: bool) -> int:
+        options = self.options
+        if not multiline:
+            return options.max_tokens
+        return options.max_tokens_multiline or 2 * options.max_tokens
+
+    async def complete(
+        self, document: Document, offset: int, file_path: str | None = None
+    ) -> Completion:
+        started = time.perf_counter()
+        self.stats.add(requests=1)
+        context = self.make_context(document, offset, file_path)
+        prompt = self.make_prompt(context)
+        timing = Timing(context_ms=(time.perf_counter() - started) * 1000)
+        result = Completion(
+            text="",
+            start=offset,
+            end=offset,
+            multiline=context.multiline,
+            template=prompt.template,
+            timing=timing,
+        )
+        if context.skip_reason:
+            self.stats.add(skipped=1)
+            result.skipped = context.skip_reason
+            return result
+        raw, usage = await self.generate(prompt, context, timing)
+        result.raw, result.usage = raw, usage
+        result.model = self.engine.info.name if self.engine.info else ""
+        post_started = time.perf_counter()
+        result.text = postprocess(raw, context, prompt.stop)
+        timing.postprocess_ms = (time.perf_counter() - post_started) * 1000
+        timing.total_ms = (time.perf_counter() - started) * 1000
+        self.stats.record_latency(timing.total_ms, timing.engine_ms)
+        if not result.text:
+            self.stats.add(empty=1)
+        return result
+
+    async def generate(
+        self, prompt: Prompt, context: Context, timing: Timing
+    ) -> tuple[str, GenerationUsage]:
+        """Stream from the engine until the cutter has the answer."""
+        request = GenerationRequest(
+            prompt=prompt.text,
+            max_tokens=self.max_tokens(context.multiline),
+            temperature=self.options.temperature,
+            top_p=self.options.top_p,
+            stop=prompt.stop,
+            prefix=prompt.prefix,
+            suffix=prompt.suffix,
+        )
+        usage = GenerationUsage()
+        cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline)
+        self.stats.add(engine_calls=1)
+        engine_started = time.perf_counter()
+        stream = self.engine.stream(request, usage)
+        try:
+            async for piece in stream:
+                if not timing.first_token_ms:
+                    timing.first_token_ms = (time.perf_counter() - engine_started) * 1000
+                if cutter.feed(piece):
+                    break
+        except asyncio.CancelledError:
+            self.stats.add(cancelled=1)
+            raise
+        finally:
+            with contextlib.suppress(RuntimeError):
+                await _aclose(stream)
+            timing.engine_ms = (time.perf_counter() - engine_started) * 1000
+            self.stats.add(
+                prompt_tokens=usage.prompt_tokens,
+                prompt_tokens_total=usage.prompt_tokens_total,
+                generated_tokens=usage.generated_tokens,
+            )
+        return cutter.text, usage
+
+
+async def _aclose(stream: object) -> None:
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()

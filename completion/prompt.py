@@ -1,0 +1,190 @@
+"""FIM templates as data, and model-family detection.
+
+Second stage of the pipeline: a ``Context`` (prefix and suffix) becomes a
+``Prompt`` (the exact text the engine runs, plus stop sequences). Templates
+are plain data so a new model family is one table entry, not new code.
+
+We always build the FIM string ourselves: llama-cpp-python's ``suffix=`` path
+is broken in 0.3.x and vLLM's /v1/completions has no ``suffix`` field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# The DeepSeek Coder special tokens use U+FF5C (fullwidth vertical line) and
+# U+2581 (lower one eighth block), not ASCII '|' and '_'.
+DEEPSEEK_FIM_BEGIN = "<\uff5cfim\u2581begin\uff5c>"
+DEEPSEEK_FIM_HOLE = "<\uff5cfim\u2581hole\uff5c>"
+DEEPSEEK_FIM_END = "<\uff5cfim\u2581end\uff5c>"
+DEEPSEEK_EOS = "<\uff5cend\u2581of\u2581sentence\uff5c>"
+DEEPSEEK_BOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"
+DEEPSEEK_EOT = "<|EOT|>"
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    """How one model family spells a fill-in-the-middle prompt."""
+
+    name: str
+    fim_format: str
+    """A format string with ``{prefix}`` and ``{suffix}`` fields."""
+    stop: tuple[str, ...]
+    """Text that ends a completion (EOS/EOT and tokens the model must not emit)."""
+    probe_tokens: tuple[str, ...] = ()
+    """Special tokens whose presence in a vocabulary identifies the family."""
+    name_hints: tuple[str, ...] = ()
+    """Lower-case substrings of a model name that identify the family."""
+    file_header: str | None = None
+    """How to mark the file path at the top of the prefix, with ``{path}``."""
+
+    def render(self, prefix: str, suffix: str) -> str:
+        # str.replace rather than str.format: code is full of braces.
+        return self.fim_format.replace("{prefix}", prefix, 1).replace("{suffix}", suffix, 1)
+
+
+TEMPLATES: dict[str, FimTemplate] = {
+    t.name: t
+    for t in (
+        FimTemplate(
+            name="deepseek",
+            fim_format=DEEPSEEK_FIM_BEGIN
+            + "{prefix}"
+            + DEEPSEEK_FIM_HOLE
+            + "{suffix}"
+            + DEEPSEEK_FIM_END,
+            stop=(
+                DEEPSEEK_EOS,
+                DEEPSEEK_EOT,
+                DEEPSEEK_FIM_BEGIN,
+                DEEPSEEK_FIM_HOLE,
+                DEEPSEEK_FIM_END,
+            ),
+            probe_tokens=(DEEPSEEK_FIM_BEGIN, DEEPSEEK_FIM_HOLE, DEEPSEEK_FIM_END),
+            name_hints=("deepseek",),
+            file_header="# {path}\n",
+        ),
+        FimTemplate(
+            name="starcoder",
+            fim_format="<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>",
+            stop=("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
+            probe_tokens=("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
+            name_hints=("starcoder", "santacoder", "refact"),
+            file_header="<file_sep>{path}\n",
+        ),
+        FimTemplate(
+            name="qwen",
+            fim_format="<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>",
+            stop=(
+                "<|endoftext|>",
+                "<|fim_pad|>",
+                "<|file_sep|>",
+                "<|repo_name|>",
+                "<|im_end|>",
+                "<|fim_prefix|>",
+                "<|fim_suffix|>",
+                "<|fim_middle|>",
+            ),
+            probe_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+            name_hints=("qwen",),
+            file_header="<|file_sep|>{path}\n",
+        ),
+        FimTemplate(
+            name="codellama",
+            fim_format="<PRE> {prefix} <SUF>{suffix} <MID>",
+            stop=("<EOT>", "</s>", "<PRE>", "<SUF>", "<MID>"),
+            probe_tokens=("<PRE>", "<SUF>", "<MID>", "▁<PRE>", "▁<SUF>", "▁<MID>"),
+            name_hints=("codellama", "code-llama", "code llama"),
+        ),
+        FimTemplate(
+            name="codestral",
+            fim_format="[SUFFIX]{suffix}[PREFIX]{prefix}",
+            stop=("</s>", "[SUFFIX]", "[PREFIX]", "[INST]"),
+            probe_tokens=("[SUFFIX]", "[PREFIX]"),
+            name_hints=("codestral",),
+        ),
+        # For models with no FIM training (e.g. SmolLM2): plain continuation.
+        FimTemplate(
+            name="plain",
+            fim_format="{prefix}",
+            stop=("<|endoftext|>", "<|im_end|>", "</s>"),
+        ),
+    )
+}
+
+DEFAULT_TEMPLATE = "deepseek"
+
+
+class UnknownTemplateError(ValueError):
+    """The configured template name is not in TEMPLATES."""
+
+
+def get_template(name: str) -> FimTemplate:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        known = ", ".join(sorted(TEMPLATES))
+        raise UnknownTemplateError(f"unknown FIM template {name!r}; known: {known}") from None
+
+
+def detect_family(
+    model_name: str,
+    metadata: Mapping[str, str],
+    special_tokens: frozenset[str],
+) -> str | None:
+    """Guess the FIM family from the vocabulary first, then names in metadata.
+
+    Vocabulary evidence wins because quantised GGUFs are often renamed, while
+    their special tokens never change. Returns None when nothing matches.
+    """
+    for template in TEMPLATES.values():
+        probes = template.probe_tokens
+        if probes and sum(token in special_tokens for token in probes) >= 2:
+            return template.name
+    haystack = " ".join(
+        [model_name, metadata.get("general.name", ""), metadata.get("general.basename", "")]
+    ).lower()
+    for template in TEMPLATES.values():
+        if any(hint in haystack for hint in template.name_hints):
+            return template.name
+    return None
+
+
+def probe_token_strings() -> frozenset[str]:
+    """Every special-token string detection may ask an engine about."""
+    tokens: set[str] = {DEEPSEEK_EOS, DEEPSEEK_EOT, DEEPSEEK_BOS}
+    for template in TEMPLATES.values():
+        tokens.update(template.probe_tokens)
+    return frozenset(tokens)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What the engine runs for one completion."""
+
+    text: str
+    stop: tuple[str, ...]
+    template: str
+    prefix: str
+    suffix: str
+
+
+def build_prompt(
+    template: FimTemplate,
+    prefix: str,
+    suffix: str,
+    extra_stop: tuple[str, ...] = (),
+    file_path: str | None = None,
+) -> Prompt:
+    """Render ``template`` around the cursor's prefix and suffix."""
+    if file_path and template.file_header:
+        prefix = template.file_header.replace("{path}", file_path) + prefix
+    stop = tuple(dict.fromkeys(template.stop + extra_stop))
+    return Prompt(
+        text=template.render(prefix, suffix),
+        stop=stop,
+        template=template.name,
+        prefix=prefix,
+        suffix=suffix,
+    )

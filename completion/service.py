@@ -1,0 +1,154 @@
+"""The engine's lifecycle plus the pipeline: what the server and the CLI share.
+
+The LSP layer and the headless ``complete`` command both hold one
+``CompletionService``. It starts the engine in the background, remembers
+whether loading failed (and why, for one clear message), rebuilds the engine
+when its settings change, and runs completions through the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from completion.document import Document
+from completion.pipeline import Completion, CompletionOptions, CompletionPipeline
+from completion.prompt import probe_token_strings
+from completion.stats import Stats
+from engines.base import Engine, EngineError, ModelInfo
+from engines.registry import EngineSettings, create_engine
+
+log = logging.getLogger(__name__)
+
+
+class EngineState(StrEnum):
+    IDLE = "idle"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    state: EngineState
+    engine: str
+    model: str
+    message: str = ""
+    load_seconds: float = 0.0
+
+
+StatusListener = Callable[[EngineStatus], None]
+
+
+class CompletionService:
+    """Owns one engine at a time and the pipeline that uses it."""
+
+    def __init__(
+        self,
+        options: CompletionOptions,
+        engine_settings: EngineSettings,
+        stats: Stats | None = None,
+        on_status: StatusListener | None = None,
+    ):
+        self.options = options
+        self.engine_settings = engine_settings
+        self.stats = stats or Stats()
+        self.on_status = on_status
+        self._engine: Engine | None = None
+        self._load_task: asyncio.Task[ModelInfo] | None = None
+        self.status = EngineStatus(EngineState.IDLE, engine_settings.name, self._model_label())
+
+    def _model_label(self) -> str:
+        settings = self.engine_settings
+        return settings.model_name or settings.model_path or ""
+
+    @property
+    def engine(self) -> Engine | None:
+        return self._engine
+
+    def _set_status(self, status: EngineStatus) -> None:
+        self.status = status
+        if self.on_status is not None:
+            try:
+                self.on_status(status)
+            except Exception:
+                log.exception("status listener failed")
+
+    def start(self) -> asyncio.Task[ModelInfo]:
+        """Begin loading the engine in the background (idempotent)."""
+        if self._load_task is None:
+            self._load_task = asyncio.create_task(self._load(), name="engine-load")
+            self._load_task.add_done_callback(_log_task_failure)
+        return self._load_task
+
+    async def _load(self) -> ModelInfo:
+        label = self._model_label()
+        self._set_status(EngineStatus(EngineState.LOADING, self.engine_settings.name, label))
+        started = time.perf_counter()
+        try:
+            self._engine = create_engine(self.engine_settings, probe_token_strings())
+            info = await self._engine.start()
+        except EngineError as error:
+            self.stats.last_error = str(error)
+            self._set_status(
+                EngineStatus(EngineState.FAILED, self.engine_settings.name, label, str(error))
+            )
+            raise
+        seconds = time.perf_counter() - started
+        self._set_status(
+            EngineStatus(
+                EngineState.READY, self.engine_settings.name, info.name, load_seconds=seconds
+            )
+        )
+        return info
+
+    async def ready_engine(self) -> Engine:
+        """The started engine; raises EngineError if it failed to load."""
+        task = self.start()
+        await asyncio.shield(task)
+        assert self._engine is not None
+        return self._engine
+
+    async def reconfigure(
+        self, options: CompletionOptions, engine_settings: EngineSettings
+    ) -> None:
+        """Apply new settings; the engine restarts only if its own settings changed."""
+        self.options = options
+        if engine_settings == self.engine_settings and self.status.state != EngineState.FAILED:
+            return
+        self.engine_settings = engine_settings
+        await self._stop_engine()
+        self.start()
+
+    async def _stop_engine(self) -> None:
+        task, self._load_task = self._load_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, EngineError):
+                await task
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.close()
+
+    async def complete(
+        self, document: Document, offset: int, file_path: str | None = None
+    ) -> Completion:
+        engine = await self.ready_engine()
+        pipeline = CompletionPipeline(engine, self.options, self.stats)
+        return await pipeline.complete(document, offset, file_path)
+
+    async def close(self) -> None:
+        await self._stop_engine()
+
+
+def _log_task_failure(task: asyncio.Task[ModelInfo]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None and not isinstance(error, EngineError):
+        log.error("engine load crashed", exc_info=error)

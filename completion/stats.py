@@ -1,0 +1,85 @@
+"""Counters for ``dscoder/stats`` and ``complete --stats``.
+
+Every stage reports here, so one flat object explains where the time and the
+model work went. Latencies are kept in a bounded window so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * (len(ordered) - 1))))
+    return ordered[rank]
+
+
+@dataclass
+class Stats:
+    """Process-wide completion counters (thread-safe: engines report from workers)."""
+
+    requests: int = 0
+    cache_hits: int = 0
+    engine_calls: int = 0
+    prompt_tokens: int = 0
+    """Prompt tokens the model evaluated (after KV/prefix-cache reuse)."""
+    prompt_tokens_total: int = 0
+    """Prompt tokens sent, before reuse."""
+    generated_tokens: int = 0
+    cancelled: int = 0
+    superseded: int = 0
+    skipped: int = 0
+    empty: int = 0
+    errors: int = 0
+    last_latency_ms: float = 0.0
+    last_engine_ms: float = 0.0
+    last_error: str | None = None
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def record_latency(self, total_ms: float, engine_ms: float | None = None) -> None:
+        with self._lock:
+            self.latencies_ms.append(total_ms)
+            self.last_latency_ms = total_ms
+            if engine_ms is not None:
+                self.engine_ms.append(engine_ms)
+                self.last_engine_ms = engine_ms
+
+    def snapshot(self) -> dict[str, Any]:
+        """A flat JSON-able view, camelCase for the protocol."""
+        with self._lock:
+            latencies = list(self.latencies_ms)
+            engine = list(self.engine_ms)
+            return {
+                "requests": self.requests,
+                "cacheHits": self.cache_hits,
+                "engineCalls": self.engine_calls,
+                "promptTokens": self.prompt_tokens,
+                "promptTokensTotal": self.prompt_tokens_total,
+                "generatedTokens": self.generated_tokens,
+                "cancelled": self.cancelled,
+                "superseded": self.superseded,
+                "skipped": self.skipped,
+                "empty": self.empty,
+                "errors": self.errors,
+                "latencyP50Ms": round(percentile(latencies, 0.5), 2),
+                "latencyP95Ms": round(percentile(latencies, 0.95), 2),
+                "engineP50Ms": round(percentile(engine, 0.5), 2),
+                "engineP95Ms": round(percentile(engine, 0.95), 2),
+                "lastLatencyMs": round(self.last_latency_ms, 2),
+                "lastEngineMs": round(self.last_engine_ms, 2),
+                "lastError": self.last_error,
+            }

@@ -1,0 +1,126 @@
+"""The engine protocol: the last stage of the pipeline.
+
+An engine turns a finished prompt string into a stream of text pieces and
+describes the model behind it. Engines know nothing about documents, cursors
+or FIM templates: completion/ builds the prompt, an engine only runs it.
+
+Cancellation is part of the contract. Closing the stream (``aclose()``, or the
+consuming task being cancelled) must stop the model within one token for
+in-process engines, and close the HTTP stream for remote ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class EngineError(Exception):
+    """A failure the user can act on: a missing model, an unreachable server.
+
+    ``str(error)`` is one clear sentence that names what is wrong.
+    """
+
+
+class ModelLoadError(EngineError):
+    """The model could not be loaded (missing file, corrupt GGUF, ...)."""
+
+
+class EngineUnavailableError(EngineError):
+    """The engine is not ready: still loading, or its server cannot be reached."""
+
+
+class ContextTooLongError(EngineError):
+    """The prompt does not fit the model's context window."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the engine knows about its model.
+
+    ``metadata`` holds raw key/values (GGUF metadata, or a server's model card)
+    so that completion/prompt.py can detect the FIM family; ``special_tokens``
+    lists which well-known special-token strings tokenize to a single id.
+    """
+
+    name: str
+    engine: str
+    context_length: int
+    eos_token_ids: tuple[int, ...] = ()
+    special_tokens: frozenset[str] | None = None
+    """None when the engine cannot look into the vocabulary (most servers)."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    family: str | None = None
+    """Set by the engine when the model itself declares its family (a preset)."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation: the exact prompt text plus sampling and stop settings."""
+
+    prompt: str
+    max_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    stop_token_ids: tuple[int, ...] = ()
+    seed: int | None = None
+    # The un-templated parts, for engines whose server builds the FIM prompt
+    # itself (llama-server /infill, the DeepSeek API's prompt+suffix).
+    prefix: str | None = None
+    suffix: str | None = None
+
+
+@dataclass
+class GenerationUsage:
+    """Counters an engine fills in while it streams (read after the stream ends)."""
+
+    prompt_tokens: int = 0
+    """Prompt tokens the model actually evaluated (after KV/prefix-cache reuse)."""
+    prompt_tokens_total: int = 0
+    """Prompt length in tokens."""
+    generated_tokens: int = 0
+    finish_reason: str | None = None
+    """'stop' (EOS or stop sequence), 'length', 'cancelled', or 'error'."""
+    engine_seconds: float = 0.0
+    """Wall time spent inside the model (prompt eval plus decoding)."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """The protocol every engine implements (see module docstring)."""
+
+    name: str
+
+    @property
+    def info(self) -> ModelInfo | None:
+        """The model's description, or None until ``start`` has finished."""
+        ...
+
+    async def start(self) -> ModelInfo:
+        """Load the model or probe the server. Raises EngineError on failure."""
+        ...
+
+    def stream(
+        self, request: GenerationRequest, usage: GenerationUsage | None = None
+    ) -> AsyncIterator[str]:
+        """Yield text pieces as they are generated; stop when closed or cancelled."""
+        ...
+
+    async def count_tokens(self, text: str) -> int:
+        """The number of tokens ``text`` takes, as the model counts them."""
+        ...
+
+    async def close(self) -> None:
+        """Release the model or connections. Safe to call twice."""
+        ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A fast token estimate for budgets when no tokenizer is at hand.
+
+    Code tokenizers average roughly 3 to 4 characters per token; erring low on
+    characters per token keeps prompts inside the real budget.
+    """
+    return (len(text) + 2) // 3

@@ -1,0 +1,163 @@
+"""The server object and its wiring: state shared by the feature modules.
+
+Each LSP feature lives in its own module (documents, inline_completion,
+completion_fallback, custom_requests, configuration, lifecycle) and registers
+its handlers here through ``register(server)``. This module holds only what
+they share: the documents, the config, the completion service, owned
+background tasks and per-document supersession.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from completion.document import Document
+from completion.service import CompletionService, EngineState, EngineStatus
+from completion.stats import Stats
+from lsp import __version__
+from lsp.config import Config, ConfigSources
+
+log = logging.getLogger(__name__)
+
+
+class DscoderServer(LanguageServer):
+    """pygls server plus dscoder state (see module docstring)."""
+
+    def __init__(self, sources: ConfigSources, startup_problems: list[str] | None = None):
+        super().__init__(
+            "dscoder-lsp",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.sources = sources
+        self.config, problems = sources.build()
+        self.pending_problems = [*(startup_problems or []), *problems]
+        self.documents: dict[str, Document] = {}
+        self.stats = Stats()
+        self.service = CompletionService(
+            self.config.completion_options(),
+            self.config.engine_settings(),
+            self.stats,
+            on_status=self._on_engine_status,
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._inflight: dict[str, asyncio.Task[Any]] = {}
+        self._reported_failure: str | None = None
+
+    # ----- background tasks ------------------------------------------------
+
+    def run_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Start a task the server owns: kept referenced, its errors logged."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=error)
+
+    # ----- supersession ----------------------------------------------------
+
+    def supersede(self, uri: str) -> None:
+        """Register the current request as the newest for ``uri``, cancelling the older."""
+        current = asyncio.current_task()
+        older = self._inflight.get(uri)
+        if older is not None and older is not current and not older.done():
+            self.stats.add(superseded=1)
+            older.cancel()
+        if current is not None:
+            self._inflight[uri] = current
+            current.add_done_callback(lambda task: self._forget(uri, task))
+
+    def _forget(self, uri: str, task: asyncio.Task[Any]) -> None:
+        if self._inflight.get(uri) is task:
+            del self._inflight[uri]
+
+    # ----- messages to the user ---------------------------------------------
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        """One popup for something the user can act on, also in the log."""
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        self.log_to_client(message, kind)
+
+    def log_to_client(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    def report_config_problems(self, problems: list[str]) -> None:
+        if not problems:
+            return
+        summary = "; ".join(problems)
+        log.warning("configuration problems: %s", summary)
+        self.show(
+            f"dscoder-lsp: invalid configuration ({summary}). Using defaults for those settings.",
+            types.MessageType.Warning,
+        )
+
+    def _on_engine_status(self, status: EngineStatus) -> None:
+        params = {
+            "state": status.state.value,
+            "engine": status.engine,
+            "model": status.model,
+            "message": status.message,
+        }
+        try:
+            self.protocol.notify("dscoder/status", params)
+        except Exception:  # no client connected yet (headless use)
+            log.debug("could not send dscoder/status", exc_info=True)
+        if status.state is EngineState.FAILED and status.message != self._reported_failure:
+            self._reported_failure = status.message
+            self.show(f"dscoder-lsp: {status.message}")
+        elif status.state is EngineState.READY:
+            self._reported_failure = None
+            self.log_to_client(
+                f"dscoder-lsp: {status.engine} ready with {status.model} "
+                f"(loaded in {status.load_seconds:.2f}s)"
+            )
+
+    # ----- configuration ---------------------------------------------------
+
+    async def apply_config(self) -> None:
+        """Rebuild the config from all sources and hand it to the service."""
+        self.config, problems = self.sources.build()
+        self.report_config_problems(problems)
+        await self.service.reconfigure(
+            self.config.completion_options(), self.config.engine_settings()
+        )
+
+    @property
+    def current_config(self) -> Config:
+        return self.config
+
+
+def create_server(
+    sources: ConfigSources, startup_problems: list[str] | None = None
+) -> DscoderServer:
+    """A server with every feature module registered."""
+    from lsp import (
+        completion_fallback,
+        configuration,
+        custom_requests,
+        documents,
+        inline_completion,
+        lifecycle,
+    )
+
+    server = DscoderServer(sources, startup_problems)
+    for feature in (
+        lifecycle,
+        documents,
+        inline_completion,
+        completion_fallback,
+        custom_requests,
+        configuration,
+    ):
+        feature.register(server)
+    return server

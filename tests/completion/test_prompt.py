@@ -1,0 +1,83 @@
+"""FIM templates and family detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from completion.prompt import (
+    DEEPSEEK_EOS,
+    DEEPSEEK_EOT,
+    TEMPLATES,
+    UnknownTemplateError,
+    build_prompt,
+    detect_family,
+    get_template,
+)
+
+
+def test_deepseek_template_is_byte_exact() -> None:
+    prompt = build_prompt(get_template("deepseek"), "def f(x):\n    ", "\n    return y\n")
+    expected = (
+        "<\uff5cfim\u2581begin\uff5c>def f(x):\n    "
+        "<\uff5cfim\u2581hole\uff5c>\n    return y\n<\uff5cfim\u2581end\uff5c>"
+    )
+    assert prompt.text == expected
+    assert "<｜fim▁begin｜>" in prompt.text  # the literal characters, U+FF5C and U+2581
+    assert prompt.stop[:2] == (DEEPSEEK_EOS, DEEPSEEK_EOT)
+    assert DEEPSEEK_EOS == "<｜end▁of▁sentence｜>"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("starcoder", "<fim_prefix>P<fim_suffix>S<fim_middle>"),
+        ("qwen", "<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>"),
+        ("codellama", "<PRE> P <SUF>S <MID>"),
+        ("codestral", "[SUFFIX]S[PREFIX]P"),
+        ("plain", "P"),
+    ],
+)
+def test_other_families(name: str, expected: str) -> None:
+    assert build_prompt(get_template(name), "P", "S").text == expected
+
+
+def test_braces_and_placeholders_in_code_are_kept_verbatim() -> None:
+    prefix, suffix = "x = {prefix} + f'{y}'", "{suffix}"
+    text = build_prompt(get_template("deepseek"), prefix, suffix).text
+    assert prefix in text and text.count("{suffix}") == 1
+
+
+def test_extra_stop_sequences_are_appended_once() -> None:
+    prompt = build_prompt(get_template("deepseek"), "a", "b", extra_stop=("\n\n", DEEPSEEK_EOS))
+    assert prompt.stop.count(DEEPSEEK_EOS) == 1 and prompt.stop[-1] == "\n\n"
+
+
+def test_file_path_header() -> None:
+    prompt = build_prompt(get_template("deepseek"), "x = 1", "", file_path="src/a.py")
+    assert prompt.prefix == "# src/a.py\nx = 1"
+
+
+def test_unknown_template_names_the_known_ones() -> None:
+    with pytest.raises(UnknownTemplateError, match="deepseek"):
+        get_template("gpt-j")
+
+
+@pytest.mark.parametrize("family", ["deepseek", "starcoder", "qwen", "codellama", "codestral"])
+def test_detects_family_from_vocabulary(family: str) -> None:
+    tokens = frozenset(TEMPLATES[family].probe_tokens)
+    assert detect_family("renamed-q4.gguf", {}, tokens) == family
+
+
+def test_detects_family_from_metadata_name() -> None:
+    metadata = {"general.name": "deepseek-ai_deepseek-coder-1.3b-base"}
+    assert detect_family("model.gguf", metadata, frozenset()) == "deepseek"
+    assert detect_family("Qwen2.5-Coder-1.5B", {}, frozenset()) == "qwen"
+
+
+def test_vocabulary_beats_a_misleading_name() -> None:
+    tokens = frozenset(TEMPLATES["starcoder"].probe_tokens)
+    assert detect_family("deepseek-finetune", {}, tokens) == "starcoder"
+
+
+def test_no_evidence_means_no_family() -> None:
+    assert detect_family("SmolLM2-135M", {"general.name": "SmolLM2"}, frozenset()) is None

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def encoding_of(server: DscoderServer) -> str:
-    return str(server.workspace.position_encoding or "utf-16")
+    """The negotiated position encoding as a plain string ("utf-16", ...)."""
+    encoding = server.workspace.position_encoding or "utf-16"
+    # lsprotocol's PositionEncodingKind is a str Enum: str() would give its name.
+    return str(getattr(encoding, "value", encoding))
 
 
 def register(server: DscoderServer) -> None:

@@ -47,6 +47,8 @@ def column_to_index(line_text: str, column: int, encoding: str, *, strict: bool)
     """The string index in ``line_text`` of a ``column`` in code units."""
     if column < 0:
         raise PositionError(f"negative character offset {column}")
+    if encoding not in SUPPORTED_ENCODINGS:
+        raise ValueError(f"unsupported position encoding {encoding!r}")
     if encoding == UTF32 or line_text.isascii():
         if column > len(line_text):
             if strict:

@@ -15,7 +15,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from completion.document import Document
 from completion.service import CompletionService, EngineState, EngineStatus
@@ -26,6 +28,27 @@ from lsp.config import Config, ConfigSources
 log = logging.getLogger(__name__)
 
 
+class DscoderProtocol(LanguageServerProtocol):
+    """Answers malformed requests with an error instead of dropping them."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                method = data.get("method")
+                reply = JsonRpcInvalidParams(message=f"malformed params for {method}")
+                if not isinstance(error, JsonRpcInvalidParams):
+                    reply = error
+                self._send_response(data["id"], error=reply.to_response_error())
+                return None
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        if message is not None:
+            super().handle_message(message)
+
+
 class DscoderServer(LanguageServer):
     """pygls server plus dscoder state (see module docstring)."""
 
@@ -34,6 +57,7 @@ class DscoderServer(LanguageServer):
             "dscoder-lsp",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=DscoderProtocol,
         )
         self.sources = sources
         self.config, problems = sources.build()
@@ -82,6 +106,14 @@ class DscoderServer(LanguageServer):
             del self._inflight[uri]
 
     # ----- messages to the user ---------------------------------------------
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls would pop up every protocol error; they belong in the log.
+        log.error("protocol error: %s", error)
+        try:
+            self.log_to_client(f"dscoder-lsp: protocol error: {error}", types.MessageType.Error)
+        except Exception:
+            log.debug("could not log to client", exc_info=True)
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """One popup for something the user can act on, also in the log."""

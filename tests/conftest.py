@@ -35,5 +35,11 @@ def tiny_model() -> Path:
 
 
 @pytest.fixture(scope="session")
+def any_model(smollm2: Path) -> Path:
+    """A real GGUF for tests that need a model but not exact completions."""
+    return TINY_GGUF if TINY_GGUF.is_file() else smollm2
+
+
+@pytest.fixture(scope="session")
 def smollm2() -> Path:
     return smollm2_path()

@@ -1,0 +1,25 @@
+# Setup is two commands: `make install`, then `make test`.
+.PHONY: install test lint typecheck pytest editors run bench
+
+install:
+	tools/install.sh
+
+test: lint typecheck pytest editors
+
+lint:
+	.venv/bin/ruff check .
+
+typecheck:
+	.venv/bin/mypy completion engines
+
+pytest:
+	.venv/bin/python -m pytest -q -p no:cacheprovider
+
+editors:
+	@if [ -x editors/test.sh ]; then editors/test.sh; else echo "editors/test.sh missing"; exit 1; fi
+
+run:
+	.venv/bin/dscoder-lsp --stdio
+
+bench:
+	.venv/bin/python bench/typing_simulation.py

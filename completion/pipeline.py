@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from completion.context import Context, ContextOptions, build_context
@@ -48,6 +49,7 @@ class CompletionOptions:
 
 @dataclass
 class Timing:
+    debounce_ms: float = 0.0
     context_ms: float = 0.0
     first_token_ms: float = 0.0
     engine_ms: float = 0.0
@@ -56,6 +58,7 @@ class Timing:
 
     def as_json(self) -> dict[str, float]:
         return {
+            "debounceMs": round(self.debounce_ms, 3),
             "contextMs": round(self.context_ms, 3),
             "firstTokenMs": round(self.first_token_ms, 3),
             "engineMs": round(self.engine_ms, 3),
@@ -77,6 +80,8 @@ class Completion:
     raw: str = ""
     """What the model produced before post-processing."""
     skipped: str | None = None
+    cached: bool = False
+    """Served from the cache or an adopted generation, with no new model call."""
     usage: GenerationUsage = field(default_factory=GenerationUsage)
     timing: Timing = field(default_factory=Timing)
 
@@ -122,7 +127,11 @@ class CompletionPipeline:
         return options.max_tokens_multiline or 2 * options.max_tokens
 
     async def complete(
-        self, document: Document, offset: int, file_path: str | None = None
+        self,
+        document: Document,
+        offset: int,
+        file_path: str | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> Completion:
         started = time.perf_counter()
         self.stats.add(requests=1)
@@ -141,7 +150,7 @@ class CompletionPipeline:
             self.stats.add(skipped=1)
             result.skipped = context.skip_reason
             return result
-        raw, usage = await self.generate(prompt, context, timing)
+        raw, usage = await self.generate(prompt, context, timing, progress)
         result.raw, result.usage = raw, usage
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
@@ -154,7 +163,11 @@ class CompletionPipeline:
         return result
 
     async def generate(
-        self, prompt: Prompt, context: Context, timing: Timing
+        self,
+        prompt: Prompt,
+        context: Context,
+        timing: Timing,
+        progress: Callable[[str], None] | None = None,
     ) -> tuple[str, GenerationUsage]:
         """Stream from the engine until the cutter has the answer."""
         request = GenerationRequest(
@@ -175,7 +188,10 @@ class CompletionPipeline:
             async for piece in stream:
                 if not timing.first_token_ms:
                     timing.first_token_ms = (time.perf_counter() - engine_started) * 1000
-                if cutter.feed(piece):
+                done = cutter.feed(piece)
+                if progress is not None:
+                    progress(cutter.text)
+                if done:
                     break
         except asyncio.CancelledError:
             self.stats.add(cancelled=1)

@@ -19,6 +19,7 @@ from enum import StrEnum
 from completion.document import Document
 from completion.pipeline import Completion, CompletionOptions, CompletionPipeline
 from completion.prompt import probe_token_strings
+from completion.scheduler import Scheduler, SchedulerOptions
 from completion.stats import Stats
 from engines.base import Engine, EngineError, ModelInfo
 from engines.registry import EngineSettings, create_engine
@@ -54,10 +55,12 @@ class CompletionService:
         engine_settings: EngineSettings,
         stats: Stats | None = None,
         on_status: StatusListener | None = None,
+        scheduler_options: SchedulerOptions | None = None,
     ):
         self.options = options
         self.engine_settings = engine_settings
         self.stats = stats or Stats()
+        self.scheduler = Scheduler(scheduler_options or SchedulerOptions(), self.stats)
         self.on_status = on_status
         self._engine: Engine | None = None
         self._load_task: asyncio.Task[ModelInfo] | None = None
@@ -115,10 +118,17 @@ class CompletionService:
         return self._engine
 
     async def reconfigure(
-        self, options: CompletionOptions, engine_settings: EngineSettings
+        self,
+        options: CompletionOptions,
+        engine_settings: EngineSettings,
+        scheduler_options: SchedulerOptions | None = None,
     ) -> None:
         """Apply new settings; the engine restarts only if its own settings changed."""
+        if options != self.options:
+            self.scheduler.cache.clear()
         self.options = options
+        if scheduler_options is not None:
+            self.scheduler.options = scheduler_options
         if engine_settings == self.engine_settings and self.status.state != EngineState.FAILED:
             return
         self.engine_settings = engine_settings
@@ -131,18 +141,32 @@ class CompletionService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, EngineError):
                 await task
+        await self.scheduler.close()
+        self.scheduler.cache.clear()
         engine, self._engine = self._engine, None
         if engine is not None:
             await engine.close()
 
+    def fingerprint(self, engine: Engine) -> str:
+        """What a cached completion depends on besides the document."""
+        name = engine.info.name if engine.info else ""
+        return f"{engine.name}|{name}|{self.options!r}"
+
     async def complete(
-        self, document: Document, offset: int, file_path: str | None = None
+        self,
+        document: Document,
+        offset: int,
+        file_path: str | None = None,
+        invoked: bool = False,
     ) -> Completion:
         engine = await self.ready_engine()
         pipeline = CompletionPipeline(engine, self.options, self.stats)
-        return await pipeline.complete(document, offset, file_path)
+        return await self.scheduler.complete(
+            pipeline, self.fingerprint(engine), document, offset, file_path, invoked
+        )
 
     async def close(self) -> None:
+        await self.scheduler.close()
         await self._stop_engine()
 
 

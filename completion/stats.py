@@ -27,6 +27,9 @@ class Stats:
 
     requests: int = 0
     cache_hits: int = 0
+    inflight_reuses: int = 0
+    """Requests served by adopting a generation that was already running."""
+    prefetches: int = 0
     engine_calls: int = 0
     prompt_tokens: int = 0
     """Prompt tokens the model evaluated (after KV/prefix-cache reuse)."""
@@ -66,6 +69,8 @@ class Stats:
             return {
                 "requests": self.requests,
                 "cacheHits": self.cache_hits,
+                "inflightReuses": self.inflight_reuses,
+                "prefetches": self.prefetches,
                 "engineCalls": self.engine_calls,
                 "promptTokens": self.prompt_tokens,
                 "promptTokensTotal": self.prompt_tokens_total,

@@ -30,7 +30,11 @@ def register(server: DscoderServer) -> None:
     async def completion(ls: DscoderServer, params: types.CompletionParams) -> types.CompletionList:
         document = document_for(ls, params.text_document.uri)
         ls.supersede(document.uri)
-        result = await complete_at(ls, document, params.position)
+        invoked = (
+            params.context is not None
+            and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        )
+        result = await complete_at(ls, document, params.position, invoked)
         if result is None or not result.text:
             return types.CompletionList(is_incomplete=True, items=[])
         first_line = result.text.strip("\n").split("\n", 1)[0].strip()

@@ -29,6 +29,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from completion.context import ContextOptions
 from completion.pipeline import CompletionOptions
+from completion.scheduler import SchedulerOptions
 from engines.registry import EngineSettings
 
 
@@ -58,6 +59,7 @@ class Config:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     context: ContextOptions = field(default_factory=ContextOptions)
+    scheduler: SchedulerOptions = field(default_factory=SchedulerOptions)
     enable: bool = True
     """Answer completion requests at all."""
     disabled_languages: tuple[str, ...] = ()

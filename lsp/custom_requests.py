@@ -55,7 +55,7 @@ def register(server: DscoderServer) -> None:
             document = Document(uri=uri, text=text, language_id=str(language_id or ""))
         else:
             document = document_for(ls, uri)
-        result = await complete_at(ls, document, _position(params))
+        result = await complete_at(ls, document, _position(params), invoked=True)
         engine = ls.service.engine
         if result is None:
             return {
@@ -76,6 +76,7 @@ def register(server: DscoderServer) -> None:
             "template": result.template,
             "engine": ls.service.engine_settings.name,
             "raw": result.raw,
+            "cached": result.cached,
             "timing": result.timing.as_json(),
             "usage": {
                 "promptTokens": result.usage.prompt_tokens,

@@ -21,7 +21,8 @@ def register(server: DscoderServer) -> None:
     ) -> types.InlineCompletionList:
         document = document_for(ls, params.text_document.uri)
         ls.supersede(document.uri)
-        result = await complete_at(ls, document, params.position)
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        result = await complete_at(ls, document, params.position, invoked)
         if result is None or not result.text:
             return types.InlineCompletionList(items=[])
         item = types.InlineCompletionItem(

@@ -28,6 +28,7 @@ def register(server: DscoderServer) -> None:
         ls.pending_problems.extend(problems)
         ls.service.options = ls.config.completion_options()
         ls.service.engine_settings = ls.config.engine_settings()
+        ls.service.scheduler.options = ls.config.scheduler
         client = params.client_info.name if params.client_info else "unknown client"
         log.info("initialize from %s", client)
 

@@ -76,7 +76,10 @@ def file_path_of(server: DscoderServer, uri: str) -> str | None:
 
 
 async def complete_at(
-    server: DscoderServer, document: Document, position: types.Position
+    server: DscoderServer,
+    document: Document,
+    position: types.Position,
+    invoked: bool = False,
 ) -> Completion | None:
     """Run the pipeline at ``position``; None when there is nothing to offer."""
     offset = cursor_offset(server, document, position)
@@ -86,7 +89,9 @@ async def complete_at(
         server.stats.add(skipped=1)
         return None
     try:
-        return await server.service.complete(document, offset, file_path_of(server, document.uri))
+        return await server.service.complete(
+            document, offset, file_path_of(server, document.uri), invoked
+        )
     except EngineError as error:
         # Already shown once by the status listener; keep the request cheap.
         server.stats.add(errors=1)

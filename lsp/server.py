@@ -69,6 +69,7 @@ class DscoderServer(LanguageServer):
             self.config.engine_settings(),
             self.stats,
             on_status=self._on_engine_status,
+            scheduler_options=self.config.scheduler,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: dict[str, asyncio.Task[Any]] = {}
@@ -94,6 +95,8 @@ class DscoderServer(LanguageServer):
         """Register the current request as the newest for ``uri``, cancelling the older."""
         current = asyncio.current_task()
         older = self._inflight.get(uri)
+        if not self.config.scheduler.cancel_superseded:
+            older = None
         if older is not None and older is not current and not older.done():
             self.stats.add(superseded=1)
             older.cancel()
@@ -161,7 +164,9 @@ class DscoderServer(LanguageServer):
         self.config, problems = self.sources.build()
         self.report_config_problems(problems)
         await self.service.reconfigure(
-            self.config.completion_options(), self.config.engine_settings()
+            self.config.completion_options(),
+            self.config.engine_settings(),
+            self.config.scheduler,
         )
 
     @property

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from lsprotocol import types
@@ -50,6 +52,15 @@ async def inline(
 async def stats(client: LanguageClient) -> dict[str, object]:
     result = await client.protocol.send_request_async("dscoder/stats", {})
     return plain(result)
+
+
+async def stats_when(
+    client: LanguageClient, condition: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    async with asyncio.timeout(60):
+        while not condition(now := await stats(client)):
+            await asyncio.sleep(0.01)
+    return now
 
 
 async def engine_started(client: LanguageClient, calls_before: object) -> None:
@@ -187,7 +198,8 @@ async def test_cancel_request_stops_the_engine(start_server: StartServer, smollm
         await pending
     assert raised.value.code == types.LSPErrorCodes.RequestCancelled
 
-    after = await stats(client)
+    # The engine winds down after the answer went out; wait for it to count.
+    after = await stats_when(client, lambda now: now["cancelled"] > before["cancelled"])
     assert after["cancelled"] == before["cancelled"] + 1
     generated = after["generatedTokens"] - before["generatedTokens"]
     assert 0 <= generated < max_tokens

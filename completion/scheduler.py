@@ -1,0 +1,274 @@
+"""When to call the model: cache, in-flight reuse, debounce, prefetch.
+
+Sits between the request and the pipeline. For each cursor, in order:
+1. the cache (typing through a shown suggestion costs nothing);
+2. a generation already running for this document whose output still
+   matches what the user typed since it started: wait for it instead of
+   starting another;
+3. a debounce, adaptive to the user's typing speed, skipped where users
+   expect an answer at once (an explicit request, a new empty line);
+4. a new generation ("flight"), owned here rather than by the request, so a
+   newer request can adopt it. When the last request waiting on a flight is
+   cancelled, the flight is cancelled too, which stops the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from completion.cache import CompletionCache, window_after, window_before
+from completion.document import Document
+from completion.pipeline import Completion, CompletionPipeline
+from completion.stats import Stats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    """Caching and request scheduling (the ``scheduler`` config section)."""
+
+    cache: bool = True
+    """Serve repeated cursors and typing-through from memory."""
+    cache_entries: int = 512
+    """Most cached suggestions kept (least recently used go first)."""
+    reuse_inflight: bool = True
+    """Adopt a running generation whose output still matches the typed text."""
+    debounce_ms: int = 60
+    """Wait this long after a keystroke before calling the model."""
+    debounce_max_ms: int = 250
+    """Upper bound for the adaptive debounce."""
+    adaptive_debounce: bool = True
+    """Wait longer while the user types fast, less when they type slowly."""
+    cancel_superseded: bool = True
+    """A newer request for a document cancels the older one."""
+    prefetch: bool = False
+    """After a suggestion, compute the next one as if it were accepted."""
+
+
+@dataclass
+class Flight:
+    """One running generation and the document state it started from."""
+
+    uri: str
+    fingerprint: str
+    offset: int
+    before: str
+    after: str
+    task: asyncio.Task[Completion]
+    partial: str = ""
+    waiters: int = 0
+
+    def matches(self, document: Document, offset: int, fingerprint: str) -> str | None:
+        """The text typed since this flight started, if it can still serve ``offset``."""
+        if self.uri != document.uri or self.fingerprint != fingerprint or offset < self.offset:
+            return None
+        if window_after(document, offset) != self.after:
+            return None
+        if window_before(document, self.offset) != self.before:
+            return None
+        typed = document.text[self.offset : offset]
+        if self.partial.startswith(typed) or (
+            not self.task.done() and typed.startswith(self.partial)
+        ):
+            return typed
+        return None
+
+
+@dataclass
+class TypingPace:
+    """An exponential average of the gap between requests for one document."""
+
+    last: float = 0.0
+    average_ms: float = 0.0
+
+    def update(self, now: float) -> None:
+        gap_ms = (now - self.last) * 1000 if self.last else 0.0
+        self.last = now
+        # Pauses longer than a second say nothing about typing speed.
+        if 0 < gap_ms < 1000:
+            self.average_ms = (
+                gap_ms if not self.average_ms else 0.7 * self.average_ms + 0.3 * gap_ms
+            )
+
+
+@dataclass
+class Scheduler:
+    """Decides, per request, between cache, adoption, and a new generation."""
+
+    options: SchedulerOptions
+    stats: Stats
+    cache: CompletionCache = field(default_factory=CompletionCache)
+    _flights: dict[str, Flight] = field(default_factory=dict)
+    _pace: dict[str, TypingPace] = field(default_factory=dict)
+
+    def debounce_seconds(self, uri: str, immediate: bool) -> float:
+        pace = self._pace.setdefault(uri, TypingPace())
+        pace.update(time.monotonic())
+        if immediate or self.options.debounce_ms <= 0:
+            return 0.0
+        delay = float(self.options.debounce_ms)
+        if self.options.adaptive_debounce and pace.average_ms:
+            # Fast typists get a longer wait: their next key is likely coming.
+            delay = max(delay, min(pace.average_ms * 1.2, float(self.options.debounce_max_ms)))
+        return delay / 1000
+
+    async def complete(
+        self,
+        pipeline: CompletionPipeline,
+        fingerprint: str,
+        document: Document,
+        offset: int,
+        file_path: str | None = None,
+        invoked: bool = False,
+    ) -> Completion:
+        started = time.perf_counter()
+        if self.options.cache:
+            entry = self.cache.lookup(document, offset, fingerprint)
+            if entry is not None:
+                self.stats.add(requests=1, cache_hits=1)
+                result = Completion(
+                    text=entry.text,
+                    start=offset,
+                    end=offset,
+                    multiline=entry.multiline,
+                    model=pipeline.engine.info.name if pipeline.engine.info else "",
+                    template=pipeline.template.name,
+                    cached=True,
+                )
+                result.timing.total_ms = (time.perf_counter() - started) * 1000
+                self.stats.record_latency(result.timing.total_ms)
+                return result
+
+        flight = self._flights.get(document.uri)
+        if flight is not None and self.options.reuse_inflight:
+            typed = flight.matches(document, offset, fingerprint)
+            if typed is not None:
+                adopted = await self._adopt(flight, typed, offset, started)
+                if adopted is not None:
+                    return adopted
+
+        context = pipeline.make_context(document, offset, file_path)
+        immediate = invoked or (context.multiline and not context.line_prefix.strip())
+        delay = self.debounce_seconds(document.uri, immediate)
+        if delay:
+            await asyncio.sleep(delay)
+        if self.options.cancel_superseded:
+            self._cancel_flight(document.uri)
+        flight = self._launch(pipeline, fingerprint, document, offset, file_path)
+        result = await self._wait(flight)
+        result.timing.debounce_ms = delay * 1000
+        return result
+
+    def _launch(
+        self,
+        pipeline: CompletionPipeline,
+        fingerprint: str,
+        document: Document,
+        offset: int,
+        file_path: str | None,
+    ) -> Flight:
+        # The flight works on a snapshot: the live document keeps changing.
+        snapshot = Document(document.uri, document.text, document.language_id, document.version)
+        flight: Flight
+
+        def progress(text: str) -> None:
+            flight.partial = text
+
+        async def run() -> Completion:
+            result = await pipeline.complete(snapshot, offset, file_path, progress=progress)
+            if self.options.cache and result.text:
+                self.cache.store(snapshot, offset, result.text, result.multiline, fingerprint)
+            if self.options.prefetch and result.text:
+                self._prefetch(pipeline, fingerprint, snapshot, offset, result.text, file_path)
+            return result
+
+        task = asyncio.create_task(run(), name=f"flight {document.uri}")
+        flight = Flight(
+            uri=document.uri,
+            fingerprint=fingerprint,
+            offset=offset,
+            before=window_before(document, offset),
+            after=window_after(document, offset),
+            task=task,
+        )
+        self._flights[document.uri] = flight
+        task.add_done_callback(lambda done: self._landed(flight, done))
+        return flight
+
+    def _prefetch(
+        self,
+        pipeline: CompletionPipeline,
+        fingerprint: str,
+        document: Document,
+        offset: int,
+        text: str,
+        file_path: str | None,
+    ) -> None:
+        """Start the suggestion that follows ``text`` as if it were accepted.
+
+        It runs as a flight with no waiters: accepting adopts it, and any other
+        request for the document cancels it.
+        """
+        accepted = Document(
+            document.uri,
+            document.text[:offset] + text + document.text[offset:],
+            document.language_id,
+            document.version,
+        )
+        self.stats.add(prefetches=1)
+        self._launch(pipeline, fingerprint, accepted, offset + len(text), file_path)
+
+    def _landed(self, flight: Flight, task: asyncio.Task[Completion]) -> None:
+        if self._flights.get(flight.uri) is flight:
+            del self._flights[flight.uri]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.debug("generation for %s failed: %s", flight.uri, error)
+
+    async def _wait(self, flight: Flight) -> Completion:
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        finally:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                # Nobody wants this generation any more: stop the engine.
+                flight.task.cancel()
+
+    async def _adopt(
+        self, flight: Flight, typed: str, offset: int, started: float
+    ) -> Completion | None:
+        self.stats.add(requests=1, inflight_reuses=1)
+        finished = await self._wait(flight)
+        if not finished.text.startswith(typed) or len(finished.text) <= len(typed):
+            return None
+        result = Completion(
+            text=finished.text[len(typed) :],
+            start=offset,
+            end=offset,
+            multiline=finished.multiline,
+            template=finished.template,
+            model=finished.model,
+            cached=True,
+        )
+        result.timing.total_ms = (time.perf_counter() - started) * 1000
+        self.stats.record_latency(result.timing.total_ms)
+        return result
+
+    def _cancel_flight(self, uri: str) -> None:
+        flight = self._flights.pop(uri, None)
+        if flight is not None and not flight.task.done():
+            flight.task.cancel()
+
+    async def close(self) -> None:
+        tasks = [flight.task for flight in self._flights.values()]
+        self._flights.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -200,6 +200,7 @@ class CompletionPipeline:
             with contextlib.suppress(RuntimeError):
                 await _aclose(stream)
             timing.engine_ms = (time.perf_counter() - engine_started) * 1000
+            self.stats.record_prompt(usage.prompt_tokens, usage.prompt_tokens_total)
             self.stats.add(
                 prompt_tokens=usage.prompt_tokens,
                 prompt_tokens_total=usage.prompt_tokens_total,

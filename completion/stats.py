@@ -46,6 +46,10 @@ class Stats:
     last_error: str | None = None
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    overhead_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    """Request time outside the engine, for requests that called it."""
+    prompt_eval: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=1000))
+    """(evaluated, total) prompt tokens per engine call."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -59,13 +63,21 @@ class Stats:
             self.last_latency_ms = total_ms
             if engine_ms is not None:
                 self.engine_ms.append(engine_ms)
+                self.overhead_ms.append(max(0.0, total_ms - engine_ms))
                 self.last_engine_ms = engine_ms
+
+    def record_prompt(self, evaluated: int, total: int) -> None:
+        with self._lock:
+            self.prompt_eval.append((evaluated, total))
 
     def snapshot(self) -> dict[str, Any]:
         """A flat JSON-able view, camelCase for the protocol."""
         with self._lock:
             latencies = list(self.latencies_ms)
             engine = list(self.engine_ms)
+            overhead = list(self.overhead_ms)
+            evaluated = [float(e) for e, _ in self.prompt_eval]
+            fractions = [e / t for e, t in self.prompt_eval if t]
             return {
                 "requests": self.requests,
                 "cacheHits": self.cache_hits,
@@ -84,6 +96,10 @@ class Stats:
                 "latencyP95Ms": round(percentile(latencies, 0.95), 2),
                 "engineP50Ms": round(percentile(engine, 0.5), 2),
                 "engineP95Ms": round(percentile(engine, 0.95), 2),
+                "overheadP50Ms": round(percentile(overhead, 0.5), 3),
+                "overheadP95Ms": round(percentile(overhead, 0.95), 3),
+                "promptTokensEvaluatedP50": percentile(evaluated, 0.5),
+                "promptEvaluatedFractionP50": round(percentile(fractions, 0.5), 4),
                 "lastLatencyMs": round(self.last_latency_ms, 2),
                 "lastEngineMs": round(self.last_engine_ms, 2),
                 "lastError": self.last_error,

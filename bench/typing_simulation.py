@@ -1,0 +1,247 @@
+"""Typing simulation: replay real files typed at human speed into the real server.
+
+Each run starts ``dscoder-lsp --stdio`` on the in-process engine, opens a
+source file with a region removed, and types that region back one key at a
+time with human gaps and pauses. After every key the client sends an
+incremental didChange and an inlineCompletion request, cancelling the
+previous one, as VS Code does. The same replay runs in a naive mode (no
+cache, no debounce, no cancellation, no stream reuse) for comparison.
+
+Figures printed per mode: engine calls per 100 keystrokes, cache hit rate,
+median prompt tokens evaluated per engine call (and as a share of the
+prompt), time from pause to suggestion (p50/p95), server overhead per
+request (p50, end to end minus engine time), and RSS.
+
+    .venv/bin/python bench/typing_simulation.py [--keys 300] [--model PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = [
+    (ROOT / "completion" / "cache.py", "python", 60),
+    (ROOT / "bench" / "corpus" / "inventory.ts", "typescript", 20),
+]
+NAIVE = {
+    "scheduler": {
+        "cache": False,
+        "debounceMs": 0,
+        "adaptiveDebounce": False,
+        "reuseInflight": False,
+        "cancelSuperseded": False,
+    }
+}
+
+
+def plain(value: Any) -> Any:
+    if hasattr(value, "_asdict"):
+        return {key: plain(item) for key, item in value._asdict().items()}
+    return value
+
+
+@dataclass
+class Replay:
+    keys: int = 0
+    pause_latencies_ms: list[float] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    rss_mb: float = 0.0
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def replay_file(
+    client: LanguageClient,
+    path: Path,
+    language: str,
+    start_line: int,
+    max_keys: int,
+    naive: bool,
+    rng: random.Random,
+    result: Replay,
+) -> None:
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    head = "".join(lines[:start_line])
+    to_type = "".join(lines[start_line:])[:max_keys]
+    tail = "".join(lines[start_line:])[max_keys:]
+    uri = f"file:///bench/{path.name}"
+    text = head + tail
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id=language, version=1, text=text
+            )
+        )
+    )
+    line, character = start_line, 0
+    version = 1
+    pending: asyncio.Future[Any] | None = None
+    pending_id = ""
+    for index, char in enumerate(to_type):
+        version += 1
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(
+                            start=types.Position(line=line, character=character),
+                            end=types.Position(line=line, character=character),
+                        ),
+                        text=char,
+                    )
+                ],
+            )
+        )
+        if char == "\n":
+            line, character = line + 1, 0
+        else:
+            character += len(char.encode("utf-16-le")) // 2
+        result.keys += 1
+        if pending is not None and not pending.done() and not naive:
+            client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=pending_id))
+        pending_id = f"k{path.name}-{index}"
+        sent = time.perf_counter()
+        pending = client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION,
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=line, character=character),
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            ),
+            msg_id=pending_id,
+        )
+        # Superseded requests end in RequestCancelled; that is expected here.
+        pending.add_done_callback(lambda done: done.cancelled() or done.exception())
+        pause = (char == "\n" and rng.random() < 0.5) or rng.random() < 0.04
+        if pause:
+            # The user stops: time until the suggestion for this cursor arrives.
+            try:
+                await asyncio.wait_for(pending, timeout=30)
+                result.pause_latencies_ms.append((time.perf_counter() - sent) * 1000)
+            except Exception:
+                pass
+            await asyncio.sleep(rng.uniform(0.4, 0.9))
+        else:
+            await asyncio.sleep(max(0.03, rng.gauss(0.11, 0.04)))
+    if pending is not None:
+        try:
+            await asyncio.wait_for(pending, timeout=30)
+        except Exception:
+            pass
+
+
+async def run_mode(model: str, naive: bool, max_keys: int, seed: int) -> Replay:
+    client = LanguageClient("dscoder-bench", "0.1")
+    await client.start_io(sys.executable, "-m", "lsp.cli", "--stdio", "--model", model)
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            initialization_options=NAIVE if naive else {},
+        )
+    )
+    client.initialized(types.InitializedParams())
+    # Wait for the model, so load time is not counted as typing latency.
+    async with asyncio.timeout(120):
+        while (
+            plain(await client.protocol.send_request_async("dscoder/stats", {}))["modelState"]
+            != "ready"
+        ):
+            await asyncio.sleep(0.05)
+    rng = random.Random(seed)
+    result = Replay()
+    for path, language, start_line in CORPUS:
+        await replay_file(client, path, language, start_line, max_keys, naive, rng, result)
+    result.stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
+    server = client._server
+    result.rss_mb = rss_mb(server.pid) if server is not None else 0.0
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return result
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def report(name: str, replay: Replay) -> dict[str, float]:
+    stats = replay.stats
+    keys = max(1, replay.keys)
+    figures = {
+        "keystrokes": replay.keys,
+        "engine calls / 100 keys": 100 * stats["engineCalls"] / keys,
+        "cache hit rate": stats["cacheHits"] / max(1, stats["requests"]),
+        "in-flight reuses": stats["inflightReuses"],
+        "cancelled": stats["cancelled"],
+        "prompt tokens evaluated p50": stats["promptTokensEvaluatedP50"],
+        "prompt evaluated share p50": stats["promptEvaluatedFractionP50"],
+        "pause->suggestion p50 ms": percentile(replay.pause_latencies_ms, 0.5),
+        "pause->suggestion p95 ms": percentile(replay.pause_latencies_ms, 0.95),
+        "engine p50 ms": stats["engineP50Ms"],
+        "server overhead p50 ms": stats["overheadP50Ms"],
+        "server RSS MB": replay.rss_mb,
+    }
+    sys.stdout.write(f"\n== {name} ==\n")
+    for key, value in figures.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        sys.stdout.write(f"{key:32s} {shown}\n")
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="GGUF (default: the bundled model)")
+    parser.add_argument("--keys", type=int, default=300, help="keystrokes per file")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    from lsp.config import default_model_path
+
+    model = args.model or default_model_path()
+    if model is None:
+        sys.stderr.write("no model: pass --model\n")
+        return 1
+    sys.stdout.write(f"model: {model}\nfiles: {', '.join(p.name for p, _, _ in CORPUS)}\n")
+    smart = report(
+        "dscoder-lsp (cache, debounce, cancellation)",
+        asyncio.run(run_mode(model, False, args.keys, args.seed)),
+    )
+    naive = report(
+        "naive (no cache, no debounce, no cancellation)",
+        asyncio.run(run_mode(model, True, args.keys, args.seed)),
+    )
+    ratio = naive["engine calls / 100 keys"] / max(1e-9, smart["engine calls / 100 keys"])
+    sys.stdout.write(f"\nengine calls, naive / dscoder-lsp: {ratio:.1f}x\n")
+    sys.stdout.write(
+        f"pause->suggestion p50 overhead over engine p50: "
+        f"{smart['pause->suggestion p50 ms'] - smart['engine p50 ms']:.1f} ms\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -200,6 +200,9 @@ class CompletionPipeline:
             with contextlib.suppress(RuntimeError):
                 await _aclose(stream)
             timing.engine_ms = (time.perf_counter() - engine_started) * 1000
+            if cutter.done and usage.finish_reason == "cancelled":
+                # Post-processing had the answer: the stop was ours, not a cancel.
+                usage.finish_reason = "cut"
             self.stats.record_prompt(usage.prompt_tokens, usage.prompt_tokens_total)
             self.stats.add(
                 prompt_tokens=usage.prompt_tokens,

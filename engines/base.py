@@ -82,7 +82,8 @@ class GenerationUsage:
     """Prompt length in tokens."""
     generated_tokens: int = 0
     finish_reason: str | None = None
-    """'stop' (EOS or stop sequence), 'length', 'cancelled', or 'error'."""
+    """'stop' (EOS or stop sequence), 'length', 'cancelled', 'error', or 'cut'
+    (the pipeline closed the stream because post-processing had its answer)."""
     engine_seconds: float = 0.0
     """Wall time spent inside the model (prompt eval plus decoding)."""
 

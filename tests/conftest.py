@@ -28,10 +28,58 @@ def tiny_examples() -> list[dict[str, Any]]:
     return data
 
 
+# SmolLM2 has no FIM training: with the "plain" template it continues the
+# prefix. These are its exact greedy outputs through the whole pipeline, for
+# checkouts without the tiny FIM model.
+SMOLLM2_CASES: list[dict[str, Any]] = [
+    {
+        "language": "python",
+        "kind": "single-line",
+        "prefix": "def add(a, b):\n    return",
+        "suffix": "\n\n\nprint(add(2, 3))\n",
+        "middle": " a + b",
+    },
+    {
+        "language": "python",
+        "kind": "mid-line",
+        "prefix": "import math\n\nradius = 2.0\narea = math.pi * ",
+        "suffix": "\nprint(area)\n",
+        "middle": "2.0 * 2.0",
+    },
+    {
+        "language": "python",
+        "kind": "multi-line",
+        "prefix": "def add(a, b):\n    return a + b\n\n\ndef main():\n    ",
+        "suffix": "\n",
+        "middle": "\n# Example usage:"
+        + "\nprint(add(1, 2))  # Output: 3" * 7
+        + "\nprint(add(1, 2))",
+    },
+]
+
+
+def fill_cases() -> list[dict[str, Any]]:
+    """Exact completions for the model ``fill_model`` names."""
+    return tiny_examples() if TINY_GGUF.is_file() else SMOLLM2_CASES
+
+
+def fill_case(kind: str, language: str = "python") -> dict[str, Any]:
+    for case in fill_cases():
+        if case["kind"] == kind and case["language"] == language:
+            return case
+    raise LookupError(f"no {kind} case in {language}")
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> Path:
     assert TINY_GGUF.is_file(), f"missing test model {TINY_GGUF}"
     return TINY_GGUF
+
+
+@pytest.fixture(scope="session")
+def fill_model(smollm2: Path) -> Path:
+    """The model the exact-completion tests run: the tiny FIM model when present."""
+    return TINY_GGUF if TINY_GGUF.is_file() else smollm2
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
-from tests.conftest import tiny_examples
+from tests.conftest import fill_case
 from tests.e2e.conftest import (
     StartServer,
     encoding_of,
@@ -28,11 +28,7 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.slow
 
 
-def example(kind: str, language: str = "python") -> dict[str, str]:
-    for item in tiny_examples():
-        if item["kind"] == kind and item["language"] == language:
-            return item
-    raise LookupError(f"no {kind} example in {language}")
+example = fill_case
 
 
 async def inline(
@@ -73,8 +69,8 @@ async def engine_started(client: LanguageClient, calls_before: object) -> None:
 LONG_RUNNING = "def add(a, b):\n    return a + b\n\n\ndef main():\n    \n"
 
 
-async def test_initialize_advertises_features(start_server: StartServer, tiny_model) -> None:
-    client = await start_server("--model", str(tiny_model))
+async def test_initialize_advertises_features(start_server: StartServer, fill_model) -> None:
+    client = await start_server("--model", str(fill_model))
     capabilities = client.initialize_result.capabilities  # type: ignore[attr-defined]
     assert capabilities.inline_completion_provider is not None
     assert capabilities.completion_provider is not None
@@ -86,9 +82,9 @@ async def test_initialize_advertises_features(start_server: StartServer, tiny_mo
 
 @pytest.mark.parametrize("kind", ["single-line", "multi-line", "mid-line"])
 async def test_inline_completion_fills_the_hole_exactly(
-    start_server: StartServer, tiny_model, kind: str
+    start_server: StartServer, fill_model, kind: str
 ) -> None:
-    client = await start_server("--model", str(tiny_model))
+    client = await start_server("--model", str(fill_model))
     case = example(kind)
     text = case["prefix"] + case["suffix"]
     uri = f"file:///work/{kind}.py"
@@ -102,9 +98,9 @@ async def test_inline_completion_fills_the_hole_exactly(
     assert result.items[0].range == types.Range(start=position, end=position)
 
 
-async def test_incremental_changes_are_applied(start_server: StartServer, tiny_model) -> None:
+async def test_incremental_changes_are_applied(start_server: StartServer, fill_model) -> None:
     """Open a scrambled buffer, repair it with incremental edits around an emoji."""
-    client = await start_server("--model", str(tiny_model))
+    client = await start_server("--model", str(fill_model))
     case = example("single-line")
     encoding = encoding_of(client)
     good = "# 😀 漢字\n" + case["prefix"] + case["suffix"]
@@ -129,8 +125,8 @@ async def test_incremental_changes_are_applied(start_server: StartServer, tiny_m
     assert [item.insert_text for item in result.items] == [case["middle"].rstrip()]
 
 
-async def test_completion_fallback_inserts_at_cursor(start_server: StartServer, tiny_model) -> None:
-    client = await start_server("--model", str(tiny_model))
+async def test_completion_fallback_inserts_at_cursor(start_server: StartServer, fill_model) -> None:
+    client = await start_server("--model", str(fill_model))
     case = example("single-line")
     text = case["prefix"] + case["suffix"]
     uri = "file:///work/fallback.py"
@@ -152,8 +148,8 @@ async def test_completion_fallback_inserts_at_cursor(start_server: StartServer, 
     assert item.label == expected.strip().split("\n")[0]
 
 
-async def test_dscoder_complete_reports_timing(start_server: StartServer, tiny_model) -> None:
-    client = await start_server("--model", str(tiny_model))
+async def test_dscoder_complete_reports_timing(start_server: StartServer, fill_model) -> None:
+    client = await start_server("--model", str(fill_model))
     case = example("single-line")
     text = case["prefix"] + case["suffix"]
     position = position_of(text, len(case["prefix"]), encoding_of(client))
@@ -168,8 +164,9 @@ async def test_dscoder_complete_reports_timing(start_server: StartServer, tiny_m
     )
     assert result.text == case["middle"].rstrip()
     assert result.timing.totalMs >= result.timing.engineMs > 0
-    assert result.usage.finishReason == "stop"
-    assert result.template == "deepseek"
+    assert result.usage.finishReason in ("stop", "cut")
+    # The tiny model's vocabulary says DeepSeek; SmolLM2 has no FIM tokens.
+    assert result.template == ("deepseek" if "tiny" in fill_model.name else "plain")
 
 
 async def test_cancel_request_stops_the_engine(start_server: StartServer, smollm2) -> None:

@@ -1,0 +1,99 @@
+"""The scheduler on a real engine: cache, adoption, supersession, debounce."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from completion.document import Document
+from completion.pipeline import CompletionOptions, CompletionPipeline
+from completion.scheduler import Scheduler, SchedulerOptions, TypingPace
+from completion.stats import Stats
+from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
+
+pytestmark = pytest.mark.slow
+TEXT = "def add(a, b):\n    return\n"
+CURSOR = len("def add(a, b):\n    return")
+
+
+@pytest.fixture
+async def pipeline(smollm2: Path) -> AsyncIterator[CompletionPipeline]:
+    engine = LlamaCppEngine(LlamaCppOptions(model_path=str(smollm2), n_ctx=512))
+    await engine.start()
+    yield CompletionPipeline(engine, CompletionOptions(template="plain"), Stats())
+    await engine.close()
+
+
+def make(pipeline: CompletionPipeline, **options: object) -> Scheduler:
+    return Scheduler(SchedulerOptions(debounce_ms=0, **options), pipeline.stats)  # type: ignore[arg-type]
+
+
+async def test_second_request_is_a_cache_hit(pipeline: CompletionPipeline) -> None:
+    scheduler = make(pipeline)
+    document = Document("u", TEXT)
+    first = await scheduler.complete(pipeline, "m", document, CURSOR)
+    second = await scheduler.complete(pipeline, "m", document, CURSOR)
+    assert first.text and second.text == first.text and second.cached
+    assert pipeline.stats.engine_calls == 1 and pipeline.stats.cache_hits == 1
+
+
+async def test_typing_through_costs_no_engine_call(pipeline: CompletionPipeline) -> None:
+    scheduler = make(pipeline)
+    first = await scheduler.complete(pipeline, "m", Document("u", TEXT), CURSOR)
+    typed = first.text[:3]
+    moved = Document("u", TEXT[:CURSOR] + typed + TEXT[CURSOR:])
+    result = await scheduler.complete(pipeline, "m", moved, CURSOR + 3)
+    assert result.text == first.text[3:] and pipeline.stats.engine_calls == 1
+
+
+async def test_cache_off_calls_the_engine_each_time(pipeline: CompletionPipeline) -> None:
+    scheduler = make(pipeline, cache=False, reuse_inflight=False)
+    document = Document("u", TEXT)
+    await scheduler.complete(pipeline, "m", document, CURSOR)
+    await scheduler.complete(pipeline, "m", document, CURSOR)
+    assert pipeline.stats.engine_calls == 2
+
+
+async def test_a_request_adopts_a_matching_running_generation(
+    pipeline: CompletionPipeline,
+) -> None:
+    scheduler = make(pipeline, cache=False)
+    document = Document("u", TEXT)
+    first = asyncio.create_task(scheduler.complete(pipeline, "m", document, CURSOR))
+    await asyncio.sleep(0)  # the flight is launched
+    second = await scheduler.complete(pipeline, "m", document, CURSOR)
+    assert (await first).text == second.text and second.cached
+    assert pipeline.stats.engine_calls == 1 and pipeline.stats.inflight_reuses == 1
+
+
+async def test_cancelling_the_only_waiter_stops_the_generation(
+    pipeline: CompletionPipeline,
+) -> None:
+    pipeline.options = CompletionOptions(template="plain", max_tokens_multiline=300)
+    scheduler = make(pipeline, cache=False)
+    document = Document("u", "def main():\n    \n")
+    task = asyncio.create_task(scheduler.complete(pipeline, "m", document, 16))
+    async with asyncio.timeout(30):
+        while pipeline.stats.engine_calls == 0:
+            await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(30):
+        while pipeline.stats.cancelled == 0:
+            await asyncio.sleep(0.005)
+    assert pipeline.stats.generated_tokens < 300
+
+
+def test_debounce_adapts_to_typing_speed() -> None:
+    pace = TypingPace()
+    for moment in (0.0, 0.1, 0.2, 0.3):
+        pace.update(moment)
+    assert 90 < pace.average_ms < 110
+    pace.update(5.0)  # a pause is not typing speed
+    assert 90 < pace.average_ms < 110
+    scheduler = Scheduler(SchedulerOptions(debounce_ms=50, debounce_max_ms=250), Stats())
+    assert scheduler.debounce_seconds("u", immediate=True) == 0.0

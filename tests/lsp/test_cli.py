@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -115,3 +116,41 @@ def test_stdout_carries_only_protocol(any_model: Path) -> None:
         header, _, payload = chunk.partition(b"\r\n\r\n")
         length = int(header.split(b"\r\n")[0])
         json.loads(payload[:length])
+
+
+def test_tcp_mode_serves_on_loopback(any_model: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lsp.cli", "--tcp", "--port", str(port), "--model", str(any_model)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not listen"
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.05)
+        with connection:
+            body = (
+                b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":'
+                b'{"processId":null,"rootUri":null,"capabilities":{}}}'
+            )
+            connection.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            received = b""
+            while b'"serverInfo"' not in received:
+                chunk = connection.recv(65536)
+                assert chunk, "connection closed before the initialize result"
+                received += chunk
+        assert b"inlineCompletionProvider" in received
+    finally:
+        server.kill()
+        server.wait(timeout=10)

@@ -131,7 +131,7 @@ async def latency(model: str, requests: int) -> None:
     out(f"model                         {stats['model']}\n")
     out(f"initialize answered in        {init_ms:.1f} ms\n")
     out(f"model loaded in               {load_s * 1000:.0f} ms (after initialized)\n")
-    out(f"inline completion, 300 lines, new cursor each time (prompt evaluated cold):\n")
+    out("inline completion, 300 lines, new cursor each time (prompt evaluated cold):\n")
     out(f"                              p50 {percentile(timings, 0.5):.0f} ms, "
         f"p95 {percentile(timings, 0.95):.0f} ms over {requests} requests\n")
     out(f"  same cursor, prompt cached  p50 {percentile(warm, 0.5):.0f} ms, "

@@ -1,0 +1,136 @@
+"""Which tree-sitter grammar a document uses, from its languageId or file name.
+
+Shared by context cutting, post-processing and the testbed's hole cutter.
+Grammars come from ``tree-sitter-language-pack`` below 1.0, which bundles the
+compiled grammars in its wheel (1.x downloads them at run time, which fails
+offline). Unknown languages get ``None`` and fall back to text rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tree_sitter import Language, Parser
+
+log = logging.getLogger(__name__)
+
+# LSP languageIds (as editors send them) to grammar names in the language pack.
+_GRAMMAR_BY_LANGUAGE_ID: dict[str, str] = {
+    "python": "python",
+    "javascript": "javascript",
+    "javascriptreact": "javascript",
+    "typescript": "typescript",
+    "typescriptreact": "tsx",
+    "tsx": "tsx",
+    "go": "go",
+    "rust": "rust",
+    "java": "java",
+    "c": "c",
+    "cpp": "cpp",
+    "cuda": "cpp",
+    "csharp": "csharp",
+    "ruby": "ruby",
+    "php": "php",
+    "lua": "lua",
+    "shellscript": "bash",
+    "sh": "bash",
+    "bash": "bash",
+    "zsh": "bash",
+    "html": "html",
+    "css": "css",
+    "scss": "scss",
+    "json": "json",
+    "jsonc": "json",
+    "yaml": "yaml",
+    "toml": "toml",
+    "markdown": "markdown",
+    "kotlin": "kotlin",
+    "swift": "swift",
+    "scala": "scala",
+    "sql": "sql",
+}
+
+_GRAMMAR_BY_EXTENSION: dict[str, str] = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".cxx": "cpp",
+    ".hpp": "cpp",
+    ".hh": "cpp",
+    ".cu": "cpp",
+    ".cs": "csharp",
+    ".rb": "ruby",
+    ".php": "php",
+    ".lua": "lua",
+    ".sh": "bash",
+    ".bash": "bash",
+    ".zsh": "bash",
+    ".html": "html",
+    ".htm": "html",
+    ".css": "css",
+    ".scss": "scss",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".toml": "toml",
+    ".md": "markdown",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".sql": "sql",
+}
+
+# Data formats and prose: no code to complete inside their strings.
+NON_CODE_GRAMMARS = frozenset({"json", "yaml", "toml", "markdown", "html", "css", "scss"})
+
+
+def grammar_for(language_id: str | None, file_name: str | None = None) -> str | None:
+    """The grammar name for a document, by languageId first and extension second."""
+    if language_id:
+        grammar = _GRAMMAR_BY_LANGUAGE_ID.get(language_id.lower())
+        if grammar:
+            return grammar
+    if file_name:
+        suffix = PurePosixPath(file_name.replace("\\", "/")).suffix.lower()
+        return _GRAMMAR_BY_EXTENSION.get(suffix)
+    return None
+
+
+@functools.cache
+def language(grammar: str) -> Language | None:
+    """The compiled grammar, or ``None`` (logged once) when the pack lacks it."""
+    try:
+        from tree_sitter_language_pack import get_language
+
+        return get_language(grammar)  # type: ignore[arg-type]
+    except Exception:  # the pack raises LookupError or its own errors
+        log.warning("no tree-sitter grammar for %r; using text rules", grammar)
+        return None
+
+
+def parser(grammar: str) -> Parser | None:
+    """A fresh parser for ``grammar``; parsers hold state, so callers own theirs."""
+    compiled = language(grammar)
+    if compiled is None:
+        return None
+    from tree_sitter import Parser
+
+    return Parser(compiled)

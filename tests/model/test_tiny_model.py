@@ -1,0 +1,68 @@
+"""The tiny FIM test model through the project's own llama.cpp engine."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from completion.prompt import build_prompt, detect_family, get_template, probe_token_strings
+from engines.base import GenerationRequest, GenerationUsage
+from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from make_test_model import NAMES, Hole, make_holes
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+HELD_OUT_SEED = 1234 + 99  # make_test_model.py evaluates on this seed too
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engine(tiny_model: Path) -> AsyncIterator[LlamaCppEngine]:
+    engine = LlamaCppEngine(
+        LlamaCppOptions(model_path=str(tiny_model), n_ctx=512), probe_token_strings()
+    )
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+async def fill(engine: LlamaCppEngine, hole: Hole) -> tuple[str, GenerationUsage]:
+    prompt = build_prompt(get_template("deepseek"), hole.prefix, hole.suffix).text
+    usage = GenerationUsage()
+    request = GenerationRequest(prompt=prompt, max_tokens=64)
+    return "".join([piece async for piece in engine.stream(request, usage)]), usage
+
+
+async def test_detected_as_deepseek(engine: LlamaCppEngine) -> None:
+    info = engine.info
+    assert info is not None
+    assert detect_family(info.name, info.metadata, info.special_tokens or frozenset()) == (
+        "deepseek"
+    )
+    assert info.metadata["tokenizer.ggml.fim_pre_token_id"] != ""
+
+
+async def test_fills_held_out_holes_and_stops_by_itself(engine: LlamaCppEngine) -> None:
+    holes = make_holes(HELD_OUT_SEED, 60)
+    results = [await fill(engine, hole) for hole in holes]
+    exact = sum(text == hole.middle for (text, _), hole in zip(results, holes, strict=True))
+    stopped = sum(usage.finish_reason == "stop" for _, usage in results)
+    assert exact >= 0.9 * len(holes)
+    assert stopped == len(holes)
+
+
+async def test_the_middle_depends_on_the_suffix(engine: LlamaCppEngine) -> None:
+    hole = next(h for h in make_holes(HELD_OUT_SEED, 30) if h.kind == "single-line")
+    returned = hole.suffix.split("return ", 1)[1].split("\n", 1)[0].rstrip(";")
+    other = next(name for name in NAMES if name not in hole.prefix + hole.suffix)
+    renamed = Hole(
+        hole.language, hole.kind, hole.prefix,
+        hole.middle.replace(returned, other, 1),
+        hole.suffix.replace(f"return {returned}", f"return {other}", 1),
+    )
+    text, _ = await fill(engine, renamed)
+    assert text == renamed.middle

@@ -1,0 +1,445 @@
+-- Ghost text for Neovim 0.11, which has no vim.lsp.inline_completion.
+--
+-- Sends textDocument/inlineCompletion itself (the server answers it even though
+-- 0.11 does not declare the capability), debounced, and cancels the previous
+-- request with client:cancel_request whenever the text changes. The suggestion
+-- is drawn with one extmark: the first line inline at the cursor, the rest as
+-- virt_lines. Typing characters that match it shortens it without a new request.
+
+local api = vim.api
+local text_util = require('dscoder.text')
+
+local M = {}
+
+M.ns = api.nvim_create_namespace('dscoder.ghost')
+M.hl = 'DscoderGhostText'
+
+local INVOKED, AUTOMATIC = 1, 2
+
+---@class dscoder.Suggestion
+---@field row integer 0-based line of the anchor
+---@field col integer byte column of the anchor (where the text goes)
+---@field before string line text before the anchor
+---@field replaced string text after the anchor that accepting replaces (usually '')
+---@field after string line text after `replaced`
+---@field text string what accepting inserts
+
+---@class dscoder.BufferState
+---@field timer? uv.uv_timer_t
+---@field request? { client: vim.lsp.Client, id: integer, sent: integer }
+---@field suggestion? dscoder.Suggestion
+---@field augroup integer
+
+---@type table<integer, dscoder.BufferState>
+local buffers = {}
+
+--- Client-side counters, shown by :Dscoder status.
+M.counters = {
+  requests = 0,
+  cancelled = 0,
+  stale = 0,
+  shown = 0,
+  typed_through = 0,
+  accepted = 0,
+  last_latency_ms = nil, ---@type number?
+}
+
+---@param bufnr integer
+---@return vim.lsp.Client?
+function M.client(bufnr)
+  return vim.lsp.get_clients({ bufnr = bufnr, name = 'dscoder' })[1]
+end
+
+local function line_at(bufnr, row)
+  return api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+end
+
+local function in_insert_mode()
+  return api.nvim_get_mode().mode:sub(1, 1) == 'i'
+end
+
+local function enabled(bufnr)
+  return require('dscoder').is_enabled(bufnr)
+end
+
+local function auto_trigger()
+  return require('dscoder.config').options.auto_trigger
+end
+
+---@param st dscoder.BufferState
+local function stop_timer(st)
+  local timer = st.timer
+  st.timer = nil
+  if timer and not timer:is_closing() then
+    timer:stop()
+    timer:close()
+  end
+end
+
+--- Cancel the request in flight, if any: its answer is for text that changed.
+---@param st dscoder.BufferState
+local function cancel_request(st)
+  local request = st.request
+  st.request = nil
+  if request then
+    request.client:cancel_request(request.id)
+    M.counters.cancelled = M.counters.cancelled + 1
+  end
+end
+
+---@param bufnr integer
+---@param s dscoder.Suggestion
+local function render(bufnr, s)
+  api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
+  local lines = vim.split(s.text, '\n', { plain = true })
+  local opts = { virt_text_pos = 'inline', hl_mode = 'combine' }
+  if lines[1] ~= '' then
+    opts.virt_text = { { lines[1], M.hl } }
+  end
+  if #lines > 1 then
+    local tabstop = vim.bo[bufnr].tabstop
+    local virt_lines = {}
+    for i = 2, #lines do
+      -- virt_lines start at screen column 0: expanding tabs keeps the indent right.
+      local shown = lines[i]:gsub('\t', string.rep(' ', tabstop))
+      virt_lines[#virt_lines + 1] = { { shown, M.hl } }
+    end
+    opts.virt_lines = virt_lines
+  end
+  api.nvim_buf_set_extmark(bufnr, M.ns, s.row, s.col, opts)
+end
+
+---@param bufnr integer
+---@return dscoder.BufferState
+local function state(bufnr)
+  local st = buffers[bufnr]
+  if not st then
+    st = { augroup = -1 }
+    buffers[bufnr] = st
+  end
+  return st
+end
+
+--- Remove the suggestion (the request in flight, if any, goes on).
+---@param bufnr integer
+function M.hide(bufnr)
+  local st = buffers[bufnr]
+  if st then
+    st.suggestion = nil
+  end
+  if api.nvim_buf_is_valid(bufnr) then
+    api.nvim_buf_clear_namespace(bufnr, M.ns, 0, -1)
+  end
+end
+
+--- Hide the suggestion and stop anything pending for the buffer.
+---@param bufnr integer
+function M.reset(bufnr)
+  local st = buffers[bufnr]
+  if st then
+    stop_timer(st)
+    cancel_request(st)
+  end
+  M.hide(bufnr)
+end
+
+--- Check the suggestion against the buffer and cursor. Characters typed at the
+--- anchor that match the suggestion are taken off its front (typing through);
+--- anything else removes it. Returns whether a suggestion is still shown.
+---@param bufnr integer
+---@return boolean
+function M.sync(bufnr)
+  local st = buffers[bufnr]
+  local s = st and st.suggestion
+  if not s then
+    return false
+  end
+  local win = api.nvim_get_current_win()
+  local valid, typed = false, ''
+  if api.nvim_win_get_buf(win) == bufnr and in_insert_mode() then
+    local cursor = api.nvim_win_get_cursor(win)
+    local row, col = cursor[1] - 1, cursor[2]
+    local line = line_at(bufnr, row)
+    local tail = s.replaced .. s.after
+    if
+      row == s.row
+      and #line >= #s.before + #tail
+      and vim.startswith(line, s.before)
+      and vim.endswith(line, tail)
+    then
+      typed = line:sub(#s.before + 1, #line - #tail)
+      valid = col == #s.before + #typed
+        and vim.startswith(s.text, typed)
+        and #typed < #s.text
+        and (typed == '' or s.replaced == '')
+    end
+  end
+  if not valid then
+    M.hide(bufnr)
+    return false
+  end
+  if typed ~= '' then
+    s.text = s.text:sub(#typed + 1)
+    s.before = s.before .. typed
+    s.col = s.col + #typed
+    M.counters.typed_through = M.counters.typed_through + 1
+  end
+  render(bufnr, s)
+  return true
+end
+
+---@param bufnr integer
+---@param anchor table
+---@param item table lsp.InlineCompletionItem
+---@return dscoder.Suggestion?
+local function suggestion_from(anchor, item)
+  local text = item.insertText
+  if type(text) == 'table' then
+    text = text.value -- a snippet: shown and inserted as plain text
+  end
+  if type(text) ~= 'string' or text == '' then
+    return nil
+  end
+  local replaced = ''
+  local range = item.range
+  if range then
+    if range.start.line ~= anchor.row or range['end'].line ~= anchor.row then
+      return nil
+    end
+    local start = vim.str_byteindex(anchor.line, anchor.encoding, range.start.character, false)
+    local finish = vim.str_byteindex(anchor.line, anchor.encoding, range['end'].character, false)
+    if start > anchor.col then
+      return nil
+    end
+    -- A range that starts before the cursor repeats what is already typed.
+    local already = anchor.line:sub(start + 1, anchor.col)
+    if not vim.startswith(text, already) then
+      return nil
+    end
+    text = text:sub(#already + 1)
+    if finish > anchor.col then
+      replaced = anchor.line:sub(anchor.col + 1, finish)
+    end
+  end
+  if text == '' then
+    return nil
+  end
+  return {
+    row = anchor.row,
+    col = anchor.col,
+    before = anchor.before,
+    replaced = replaced,
+    after = anchor.after:sub(#replaced + 1),
+    text = text,
+  }
+end
+
+---@param bufnr integer
+---@param id integer
+---@param anchor table
+local function on_result(bufnr, id, anchor, err, result)
+  local st = buffers[bufnr]
+  if not st or not st.request or st.request.id ~= id then
+    M.counters.stale = M.counters.stale + 1
+    return
+  end
+  M.counters.last_latency_ms = (vim.uv.hrtime() - st.request.sent) / 1e6
+  st.request = nil
+  if err then
+    vim.lsp.log.warn('dscoder: inlineCompletion failed', err)
+    return
+  end
+  if not api.nvim_buf_is_valid(bufnr) or not in_insert_mode() or not enabled(bufnr) then
+    return
+  end
+  local items = result and (result.items or result) or {}
+  local s = items[1] and suggestion_from(anchor, items[1])
+  if not s then
+    return
+  end
+  st.suggestion = s
+  M.counters.shown = M.counters.shown + 1
+  -- The user may have typed while the server worked: check against the buffer now.
+  M.sync(bufnr)
+end
+
+--- Ask the server for a suggestion at the cursor now.
+---@param bufnr integer
+---@param kind? integer InlineCompletionTriggerKind (1 invoked, 2 automatic)
+function M.request(bufnr, kind)
+  local st = state(bufnr)
+  stop_timer(st)
+  cancel_request(st)
+  if not api.nvim_buf_is_valid(bufnr) or api.nvim_get_current_buf() ~= bufnr then
+    return
+  end
+  if not in_insert_mode() or not enabled(bufnr) then
+    return
+  end
+  local client = M.client(bufnr)
+  if not client then
+    return
+  end
+  local win = api.nvim_get_current_win()
+  local params = vim.lsp.util.make_position_params(win, client.offset_encoding)
+  ---@diagnostic disable-next-line: inject-field
+  params.context = { triggerKind = kind or AUTOMATIC }
+  local cursor = api.nvim_win_get_cursor(win)
+  local row, col = cursor[1] - 1, cursor[2]
+  local line = line_at(bufnr, row)
+  local anchor = {
+    row = row,
+    col = col,
+    line = line,
+    before = line:sub(1, col),
+    after = line:sub(col + 1),
+    encoding = client.offset_encoding,
+  }
+  local id ---@type integer?
+  local ok
+  ok, id = client:request('textDocument/inlineCompletion', params, function(err, result)
+    on_result(bufnr, id, anchor, err, result)
+  end, bufnr)
+  if ok and id then
+    st.request = { client = client, id = id, sent = vim.uv.hrtime() }
+    M.counters.requests = M.counters.requests + 1
+  end
+end
+
+--- The text changed without matching the suggestion: drop what is pending and
+--- ask again after the debounce.
+---@param bufnr integer
+function M.schedule(bufnr)
+  local st = state(bufnr)
+  stop_timer(st)
+  cancel_request(st)
+  if not enabled(bufnr) or not auto_trigger() then
+    return
+  end
+  local delay = require('dscoder.config').options.debounce_ms
+  if delay <= 0 then
+    M.request(bufnr, AUTOMATIC)
+    return
+  end
+  local timer = assert(vim.uv.new_timer())
+  st.timer = timer
+  timer:start(
+    delay,
+    0,
+    vim.schedule_wrap(function()
+      if st.timer ~= timer then
+        return
+      end
+      stop_timer(st)
+      M.request(bufnr, AUTOMATIC)
+    end)
+  )
+end
+
+--- Whether a suggestion is shown in the buffer.
+---@param bufnr? integer
+---@return boolean
+function M.visible(bufnr)
+  bufnr = bufnr or api.nvim_get_current_buf()
+  local st = buffers[bufnr]
+  return st ~= nil and st.suggestion ~= nil
+end
+
+--- Whether a request is waiting for the server (for tests and status lines).
+---@param bufnr? integer
+---@return boolean
+function M.pending(bufnr)
+  bufnr = bufnr or api.nvim_get_current_buf()
+  local st = buffers[bufnr]
+  return st ~= nil and (st.request ~= nil or st.timer ~= nil)
+end
+
+--- The text accepting would insert, or nil.
+---@param bufnr? integer
+---@return string?
+function M.text(bufnr)
+  bufnr = bufnr or api.nvim_get_current_buf()
+  local st = buffers[bufnr]
+  return st and st.suggestion and st.suggestion.text or nil
+end
+
+--- Insert all, the next word or the rest of the line of the suggestion. Must not
+--- run under textlock (expr mappings): callers wrap it in vim.schedule.
+---@param bufnr integer
+---@param part 'all'|'word'|'line'
+---@return boolean accepted
+function M.accept(bufnr, part)
+  if not M.sync(bufnr) then
+    return false
+  end
+  local st = buffers[bufnr]
+  local s = assert(st.suggestion)
+  local chunk = text_util.chunk(s.text, part)
+  local rest = s.text:sub(#chunk + 1)
+  local lines = vim.split(chunk, '\n', { plain = true })
+  -- The replaced text goes only when the last of the suggestion goes in.
+  local replace_end = rest == '' and s.col + #s.replaced or s.col
+  api.nvim_buf_set_text(bufnr, s.row, s.col, s.row, replace_end, lines)
+  local row = s.row + #lines - 1
+  local col = (#lines == 1 and s.col or 0) + #lines[#lines]
+  api.nvim_win_set_cursor(0, { row + 1, col })
+  M.counters.accepted = M.counters.accepted + 1
+  if rest == '' then
+    M.hide(bufnr)
+    return true
+  end
+  -- Re-anchor after the inserted part: the rest stays, with no new request.
+  local line = line_at(bufnr, row)
+  s.row, s.col, s.text = row, col, rest
+  s.before = line:sub(1, col)
+  s.after = line:sub(col + #s.replaced + 1)
+  render(bufnr, s)
+  return true
+end
+
+--- Start handling a buffer the dscoder client attached to.
+---@param bufnr integer
+function M.attach(bufnr)
+  local st = state(bufnr)
+  if st.augroup ~= -1 then
+    return
+  end
+  st.augroup = api.nvim_create_augroup('dscoder.ghost.' .. bufnr, { clear = true })
+  local function on(events, callback)
+    api.nvim_create_autocmd(events, { group = st.augroup, buffer = bufnr, callback = callback })
+  end
+  on('InsertEnter', function()
+    M.schedule(bufnr)
+  end)
+  on('CursorMovedI', function()
+    M.sync(bufnr)
+  end)
+  on('TextChangedI', function()
+    if not M.sync(bufnr) then
+      M.schedule(bufnr)
+    end
+  end)
+  on({ 'InsertLeave', 'BufLeave', 'CursorMoved' }, function()
+    M.reset(bufnr)
+  end)
+  on({ 'BufUnload', 'BufWipeout' }, function()
+    M.detach(bufnr)
+  end)
+end
+
+---@param bufnr integer
+function M.detach(bufnr)
+  local st = buffers[bufnr]
+  if not st then
+    return
+  end
+  M.reset(bufnr)
+  if st.augroup ~= -1 then
+    pcall(api.nvim_del_augroup_by_id, st.augroup)
+  end
+  buffers[bufnr] = nil
+end
+
+M.INVOKED, M.AUTOMATIC = INVOKED, AUTOMATIC
+
+return M

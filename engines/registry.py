@@ -6,10 +6,11 @@ Adding an engine is one module in engines/ and one entry in ``_FACTORIES``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engines.base import Engine, EngineError
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
+from engines.presets import PRESETS
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,22 @@ class EngineSettings:
     model_name: str | None = None
     """Model name on a remote server; None to ask its /v1/models."""
     endpoint: str | None = None
-    api_key: str | None = None
+    """Remote server URL, e.g. http://127.0.0.1:8000/v1; unset: the preset's default."""
+    api_key: str | None = field(default=None, repr=False)
+    """Bearer key for remote servers; never logged. Prefer ``api_key_env``."""
+    api_key_env: str | None = None
+    """Environment variable holding the key (default: the preset's, e.g. DEEPSEEK_API_KEY)."""
+    connect_timeout: float = 3.0
+    """Seconds to open a connection to a remote server (connection failures are retried)."""
+    read_timeout: float = 30.0
+    """Most seconds a remote server may stay silent before and during a stream."""
+    request_deadline: float = 60.0
+    """Most seconds for one whole remote generation."""
+    connect_retries: int = 2
+    max_concurrency: int = 8
+    """Remote requests in flight at once (one pooled connection each)."""
+    shrink_on_overflow: bool = True
+    """When a server says the prompt is too long, cut it and resend once."""
     n_ctx: int = 4096
     threads: int | None = None
     gpu_layers: int = 0
@@ -53,9 +69,37 @@ def _llama_cpp(settings: EngineSettings, probe_tokens: frozenset[str]) -> Engine
     return LlamaCppEngine(options, probe_tokens)
 
 
+def _remote(settings: EngineSettings, probe_tokens: frozenset[str]) -> Engine:
+    from engines.openai_compat import RemoteEngine, RemoteOptions, resolve_api_key
+
+    preset = PRESETS[settings.name]
+    endpoint = settings.endpoint or preset.default_endpoint
+    if not endpoint:
+        raise EngineError(
+            f"engine {settings.name!r} needs a server URL: set engine.endpoint (--endpoint URL)"
+        )
+    options = RemoteOptions(
+        endpoint=endpoint,
+        model_name=settings.model_name,
+        api_key=resolve_api_key(settings.api_key, settings.api_key_env, preset),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        deadline=settings.request_deadline,
+        connect_retries=settings.connect_retries,
+        max_concurrency=settings.max_concurrency,
+        context_length=settings.n_ctx,
+        shrink_on_overflow=settings.shrink_on_overflow,
+    )
+    return RemoteEngine(preset, options, probe_tokens)
+
+
 _FACTORIES: dict[str, EngineFactory] = {
     "llama-cpp": _llama_cpp,
+    **{name: _remote for name in PRESETS},
 }
+
+REMOTE_ENGINES = frozenset(PRESETS)
+"""Engines that run on a server: requests may run concurrently."""
 
 
 def engine_names() -> list[str]:

@@ -4,6 +4,12 @@ The LSP layer and the headless ``complete`` command both hold one
 ``CompletionService``. It starts the engine in the background, remembers
 whether loading failed (and why, for one clear message), rebuilds the engine
 when its settings change, and runs completions through the pipeline.
+
+An engine that fails for a reason that may pass (a server that is down, dies
+mid-stream or rejects the key until the user fixes it) is rebuilt in the
+background with growing delays; while it is down, requests fail fast instead
+of each waiting on a dead socket. A model file that cannot load is final
+until the settings change.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from completion.pipeline import Completion, CompletionOptions, CompletionPipelin
 from completion.prompt import probe_token_strings
 from completion.scheduler import Scheduler, SchedulerOptions
 from completion.stats import Stats
-from engines.base import Engine, EngineError, ModelInfo
+from engines.base import ContextTooLongError, Engine, EngineError, ModelInfo, ModelLoadError
 from engines.registry import EngineSettings, create_engine
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,9 @@ class EngineStatus:
 
 StatusListener = Callable[[EngineStatus], None]
 
+RETRY_DELAYS_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+"""Waits before rebuilding a failed engine: the n-th retry waits the n-th (or last) one."""
+
 
 class CompletionService:
     """Owns one engine at a time and the pipeline that uses it."""
@@ -64,6 +73,9 @@ class CompletionService:
         self.on_status = on_status
         self._engine: Engine | None = None
         self._load_task: asyncio.Task[ModelInfo] | None = None
+        self._retry_task: asyncio.Task[None] | None = None
+        self._retries = 0
+        self.retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
         self.status = EngineStatus(EngineState.IDLE, engine_settings.name, self._model_label())
 
     def _model_label(self) -> str:
@@ -97,11 +109,9 @@ class CompletionService:
             self._engine = create_engine(self.engine_settings, probe_token_strings())
             info = await self._engine.start()
         except EngineError as error:
-            self.stats.last_error = str(error)
-            self._set_status(
-                EngineStatus(EngineState.FAILED, self.engine_settings.name, label, str(error))
-            )
+            self._failed(error)
             raise
+        self._retries = 0
         seconds = time.perf_counter() - started
         self._set_status(
             EngineStatus(
@@ -109,6 +119,26 @@ class CompletionService:
             )
         )
         return info
+
+    def _failed(self, error: EngineError) -> None:
+        """Report the failure once (the listener dedupes) and schedule a rebuild."""
+        self.stats.last_error = str(error)
+        label = self._model_label()
+        self._set_status(EngineStatus(EngineState.FAILED, self.engine_settings.name, label,
+                                      str(error)))
+        if isinstance(error, ModelLoadError) or self._retry_task is not None:
+            return
+        delay = self.retry_delays[min(self._retries, len(self.retry_delays) - 1)]
+        self._retries += 1
+        log.info("engine failed (%s); rebuilding it in %.0f s", error, delay)
+        self._retry_task = asyncio.create_task(self._rebuild_after(delay), name="engine-retry")
+        self._retry_task.add_done_callback(_log_retry_failure)
+
+    async def _rebuild_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._retry_task = None
+        await self._stop_engine(cancel_retry=False)
+        self.start()
 
     async def ready_engine(self) -> Engine:
         """The started engine; raises EngineError if it failed to load."""
@@ -132,10 +162,16 @@ class CompletionService:
         if engine_settings == self.engine_settings and self.status.state != EngineState.FAILED:
             return
         self.engine_settings = engine_settings
+        self._retries = 0
         await self._stop_engine()
         self.start()
 
-    async def _stop_engine(self) -> None:
+    async def _stop_engine(self, cancel_retry: bool = True) -> None:
+        retry, self._retry_task = self._retry_task, None
+        if cancel_retry and retry is not None and retry is not asyncio.current_task():
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
         task, self._load_task = self._load_task, None
         if task is not None and not task.done():
             task.cancel()
@@ -161,13 +197,27 @@ class CompletionService:
     ) -> Completion:
         engine = await self.ready_engine()
         pipeline = CompletionPipeline(engine, self.options, self.stats)
-        return await self.scheduler.complete(
-            pipeline, self.fingerprint(engine), document, offset, file_path, invoked
-        )
+        try:
+            return await self.scheduler.complete(
+                pipeline, self.fingerprint(engine), document, offset, file_path, invoked
+            )
+        except ContextTooLongError:
+            raise
+        except EngineError as error:
+            # The engine broke under a request (a server that died mid-stream,
+            # a key revoked): fail fast from now on and rebuild in the background.
+            if engine is self._engine:
+                self._failed(error)
+            raise
 
     async def close(self) -> None:
         await self.scheduler.close()
         await self._stop_engine()
+
+
+def _log_retry_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("engine rebuild crashed", exc_info=error)
 
 
 def _log_task_failure(task: asyncio.Task[ModelInfo]) -> None:

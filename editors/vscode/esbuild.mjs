@@ -1,0 +1,19 @@
+// Bundles the extension and its runtime dependencies into dist/extension.js.
+// `vscode` is provided by the editor at run time. Pass --production to minify.
+import * as esbuild from "esbuild";
+
+const production = process.argv.includes("--production");
+
+await esbuild.build({
+  entryPoints: ["src/extension.ts"],
+  bundle: true,
+  outfile: "dist/extension.js",
+  external: ["vscode"],
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  minify: production,
+  sourcemap: !production,
+  sourcesContent: false,
+  logLevel: "warning",
+});

@@ -1,0 +1,130 @@
+/**
+ * What the status bar item shows: state, model and last latency.
+ *
+ * `StatusModel` is fed by the server's `dscoder/status` notification, its
+ * `dscoder/stats` request and the client's own lifecycle; `renderStatus`
+ * turns it into text and tooltip. No `vscode` import, so it is unit-tested
+ * directly; the extension copies the result onto a `StatusBarItem`.
+ */
+
+export type ServerState = "starting" | "loading" | "ready" | "failed" | "stopped";
+
+export interface StatusModel {
+  state: ServerState;
+  enabled: boolean;
+  languageEnabled: boolean;
+  model: string;
+  engine: string;
+  message: string;
+  lastLatencyMs: number | null;
+  requests: number;
+  cancelled: number;
+}
+
+export function initialStatus(): StatusModel {
+  return {
+    state: "starting",
+    enabled: true,
+    languageEnabled: true,
+    model: "",
+    engine: "",
+    message: "",
+    lastLatencyMs: null,
+    requests: 0,
+    cancelled: 0,
+  };
+}
+
+/** `dscoder/status` params (see docs/protocol.md). */
+export interface StatusNotification {
+  state?: unknown;
+  model?: unknown;
+  engine?: unknown;
+  message?: unknown;
+}
+
+const MODEL_STATES: Record<string, ServerState> = {
+  loading: "loading",
+  ready: "ready",
+  failed: "failed",
+};
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+/** Applies a `dscoder/status` notification. */
+export function applyStatusNotification(
+  status: StatusModel,
+  params: StatusNotification,
+): StatusModel {
+  const state = MODEL_STATES[str(params.state) ?? ""];
+  return {
+    ...status,
+    state: state ?? status.state,
+    model: str(params.model) || status.model,
+    engine: str(params.engine) || status.engine,
+    message: str(params.message) ?? status.message,
+  };
+}
+
+/** Applies a `dscoder/stats` result. */
+export function applyStats(status: StatusModel, stats: Record<string, unknown>): StatusModel {
+  const state = MODEL_STATES[str(stats.modelState) ?? ""];
+  const latency = num(stats.lastLatencyMs);
+  return {
+    ...status,
+    state: state ?? status.state,
+    model: str(stats.model) || status.model,
+    engine: str(stats.engine) || status.engine,
+    message: str(stats.modelMessage) ?? status.message,
+    lastLatencyMs: latency !== undefined && latency > 0 ? latency : status.lastLatencyMs,
+    requests: num(stats.requests) ?? status.requests,
+    cancelled: num(stats.cancelled) ?? status.cancelled,
+  };
+}
+
+export interface RenderedStatus {
+  text: string;
+  tooltip: string;
+  /** `error` and `warning` map to the status bar's background colours. */
+  severity: "normal" | "warning" | "error";
+}
+
+function shortModel(model: string): string {
+  const base = model.split(/[\\/]/).pop() ?? model;
+  return base.replace(/\.gguf$/i, "");
+}
+
+export function renderStatus(status: StatusModel): RenderedStatus {
+  const model = shortModel(status.model);
+  const latency = status.lastLatencyMs === null ? "" : `${Math.round(status.lastLatencyMs)} ms`;
+  const lines = [`dscoder-lsp: ${status.state}`];
+  if (model) lines.push(`Model: ${model}${status.engine ? ` (${status.engine})` : ""}`);
+  if (latency) lines.push(`Last latency: ${latency}`);
+  if (status.message && status.state !== "ready") lines.push(status.message);
+  if (!status.enabled) lines.push("Inline suggestions are off");
+  else if (!status.languageEnabled) lines.push("Inline suggestions are off for this language");
+  lines.push("Click for actions");
+  const tooltip = lines.join("\n");
+
+  if (status.state === "failed" || status.state === "stopped") {
+    return { text: "$(error) dscoder", tooltip, severity: "error" };
+  }
+  if (status.state === "starting" || status.state === "loading") {
+    return { text: `$(loading~spin) dscoder${model ? ` ${model}` : ""}`, tooltip, severity: "normal" };
+  }
+  if (!status.enabled || !status.languageEnabled) {
+    return { text: `$(circle-slash) dscoder${model ? ` ${model}` : ""}`, tooltip, severity: "warning" };
+  }
+  const parts = [model, latency].filter((part) => part !== "");
+  return {
+    text: `$(sparkle) ${parts.length > 0 ? parts.join(" · ") : "dscoder"}`,
+    tooltip,
+    severity: "normal",
+  };
+}

@@ -1,0 +1,284 @@
+/**
+ * A stand-in for the `vscode` module, for tests that run in plain Node.
+ *
+ * It holds just the API surface the extension and vscode-languageclient's
+ * converters touch, with state the tests inspect and drive through `stub`
+ * (settings, registered commands, messages, the status bar item).
+ */
+
+ 
+
+export enum InlineCompletionTriggerKind {
+  Invoke = 0,
+  Automatic = 1,
+}
+export enum StatusBarAlignment {
+  Left = 1,
+  Right = 2,
+}
+export enum ConfigurationTarget {
+  Global = 1,
+  Workspace = 2,
+  WorkspaceFolder = 3,
+}
+export enum DiagnosticSeverity {
+  Error = 0,
+  Warning = 1,
+  Information = 2,
+  Hint = 3,
+}
+
+export class Position {
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
+}
+
+export class Range {
+  readonly start: Position;
+  readonly end: Position;
+  constructor(startLine: number, startCharacter: number, endLine: number, endCharacter: number) {
+    this.start = new Position(startLine, startCharacter);
+    this.end = new Position(endLine, endCharacter);
+  }
+}
+
+export class SnippetString {
+  constructor(readonly value: string) {}
+}
+
+export class InlineCompletionItem {
+  filterText?: string;
+  constructor(
+    readonly insertText: string | SnippetString,
+    readonly range?: Range,
+    readonly command?: unknown,
+  ) {}
+}
+
+export class InlineCompletionList {
+  constructor(readonly items: InlineCompletionItem[]) {}
+}
+
+export class Uri {
+  private constructor(private readonly value: string) {}
+  static parse(value: string): Uri {
+    return new Uri(value);
+  }
+  static file(path: string): Uri {
+    return new Uri(`file://${path}`);
+  }
+  get fsPath(): string {
+    return this.value.replace(/^file:\/\//, "");
+  }
+  toString(): string {
+    return this.value;
+  }
+}
+
+export class ThemeColor {
+  constructor(readonly id: string) {}
+}
+
+export class CancellationError extends Error {}
+
+export class Disposable {
+  constructor(private readonly callback: () => void) {}
+  dispose(): void {
+    this.callback();
+  }
+}
+
+// Base classes vscode-languageclient's converters extend at load time.
+export class CompletionItem {}
+export class CodeLens {}
+export class DocumentLink {}
+export class CodeAction {}
+export class Diagnostic {}
+export class InlayHint {}
+export class TypeHierarchyItem {}
+export class SymbolInformation {}
+export class CallHierarchyItem {}
+export class CodeActionKind {
+  private constructor(readonly value: string) {}
+  static readonly Empty = new CodeActionKind("");
+  static readonly QuickFix = new CodeActionKind("quickfix");
+  static readonly Refactor = new CodeActionKind("refactor");
+  static readonly RefactorExtract = new CodeActionKind("refactor.extract");
+  static readonly RefactorInline = new CodeActionKind("refactor.inline");
+  static readonly RefactorRewrite = new CodeActionKind("refactor.rewrite");
+  static readonly Source = new CodeActionKind("source");
+  static readonly SourceOrganizeImports = new CodeActionKind("source.organizeImports");
+}
+
+type Listener<T> = (value: T) => unknown;
+
+export class EventEmitter<T> {
+  private listeners: Listener<T>[] = [];
+  readonly event = (listener: Listener<T>): Disposable => {
+    this.listeners.push(listener);
+    return new Disposable(() => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    });
+  };
+  fire(value: T): void {
+    for (const listener of [...this.listeners]) listener(value);
+  }
+}
+
+export interface FakeStatusBarItem {
+  id: string;
+  name?: string;
+  text: string;
+  tooltip?: string;
+  command?: string;
+  backgroundColor?: ThemeColor;
+  visible: boolean;
+  show(): void;
+  hide(): void;
+  dispose(): void;
+}
+
+export interface FakeOutputChannel {
+  name: string;
+  lines: string[];
+  shown: number;
+  appendLine(line: string): void;
+  info(line: string): void;
+  warn(line: string): void;
+  error(line: string): void;
+  show(): void;
+  dispose(): void;
+}
+
+interface QuickPickItemLike {
+  label: string;
+}
+
+/** Test controls and recordings. */
+export const stub = {
+  settings: new Map<string, unknown>(),
+  updates: [] as { key: string; value: unknown; target: unknown }[],
+  commands: new Map<string, (...args: unknown[]) => unknown>(),
+  executed: [] as { id: string; args: unknown[] }[],
+  messages: [] as { kind: string; text: string; items: string[] }[],
+  statusItems: [] as FakeStatusBarItem[],
+  channels: [] as FakeOutputChannel[],
+  quickPicks: [] as string[][],
+  pickQuickItem: ((): QuickPickItemLike | undefined => undefined) as (
+    items: QuickPickItemLike[],
+  ) => QuickPickItemLike | undefined,
+  configChanged: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
+  editorChanged: new EventEmitter<unknown>(),
+  activeLanguageId: undefined as string | undefined,
+  reset(): void {
+    this.settings.clear();
+    this.updates = [];
+    this.commands.clear();
+    this.executed = [];
+    this.messages = [];
+    this.statusItems = [];
+    this.channels = [];
+    this.quickPicks = [];
+    this.pickQuickItem = () => undefined;
+    this.configChanged = new EventEmitter();
+    this.editorChanged = new EventEmitter();
+    this.activeLanguageId = undefined;
+  },
+  /** Sets `dscoder.<key>` and fires onDidChangeConfiguration like VS Code does. */
+  changeSetting(key: string, value: unknown): void {
+    this.settings.set(key, value);
+    this.configChanged.fire({
+      affectsConfiguration: (section: string) =>
+        `dscoder.${key}` === section || `dscoder.${key}`.startsWith(`${section}.`),
+    });
+  },
+};
+
+function message(kind: string) {
+  return (text: string, ...items: string[]): Promise<string | undefined> => {
+    stub.messages.push({ kind, text, items });
+    return Promise.resolve(undefined);
+  };
+}
+
+export const window = {
+  get activeTextEditor(): { document: { languageId: string } } | undefined {
+    return stub.activeLanguageId === undefined
+      ? undefined
+      : { document: { languageId: stub.activeLanguageId } };
+  },
+  onDidChangeActiveTextEditor: (listener: Listener<unknown>) => stub.editorChanged.event(listener),
+  createOutputChannel(name: string): FakeOutputChannel {
+    const channel: FakeOutputChannel = {
+      name,
+      lines: [],
+      shown: 0,
+      appendLine: (line) => channel.lines.push(line),
+      info: (line) => channel.lines.push(line),
+      warn: (line) => channel.lines.push(line),
+      error: (line) => channel.lines.push(line),
+      show: () => {
+        channel.shown += 1;
+      },
+      dispose: () => undefined,
+    };
+    stub.channels.push(channel);
+    return channel;
+  },
+  createStatusBarItem(id: string): FakeStatusBarItem {
+    const item: FakeStatusBarItem = {
+      id,
+      text: "",
+      visible: false,
+      show: () => {
+        item.visible = true;
+      },
+      hide: () => {
+        item.visible = false;
+      },
+      dispose: () => undefined,
+    };
+    stub.statusItems.push(item);
+    return item;
+  },
+  showQuickPick<T extends QuickPickItemLike>(items: T[]): Promise<T | undefined> {
+    stub.quickPicks.push(items.map((item) => item.label));
+    return Promise.resolve(stub.pickQuickItem(items) as T | undefined);
+  },
+  showErrorMessage: message("error"),
+  showWarningMessage: message("warning"),
+  showInformationMessage: message("info"),
+};
+
+export const workspace = {
+  workspaceFolders: undefined as { uri: Uri }[] | undefined,
+  getConfiguration(section: string) {
+    return {
+      get<T>(key: string, fallback: T): T {
+        const value = stub.settings.get(key);
+        return section === "dscoder" && value !== undefined ? (value as T) : fallback;
+      },
+      update(key: string, value: unknown, target: unknown): Promise<void> {
+        stub.updates.push({ key, value, target });
+        stub.changeSetting(key, value);
+        return Promise.resolve();
+      },
+    };
+  },
+  onDidChangeConfiguration: (listener: Listener<{ affectsConfiguration(s: string): boolean }>) =>
+    stub.configChanged.event(listener),
+};
+
+export const commands = {
+  registerCommand(id: string, run: (...args: unknown[]) => unknown): Disposable {
+    stub.commands.set(id, run);
+    return new Disposable(() => stub.commands.delete(id));
+  },
+  executeCommand(id: string, ...args: unknown[]): Promise<unknown> {
+    stub.executed.push({ id, args });
+    const run = stub.commands.get(id);
+    return Promise.resolve(run ? run(...args) : undefined);
+  },
+};

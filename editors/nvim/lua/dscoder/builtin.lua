@@ -12,10 +12,9 @@ local M = {}
 ---@param bufnr integer
 ---@param on boolean
 function M.set(bufnr, on)
-  local client = vim.lsp.get_clients({ bufnr = bufnr, name = 'dscoder' })[1]
-  if client then
-    vim.lsp.inline_completion.enable(on, { bufnr = bufnr, client_id = client.id })
-  end
+  -- A buffer filter only: with client_id too, the switch would apply to every
+  -- buffer of the client.
+  vim.lsp.inline_completion.enable(on, { bufnr = bufnr })
 end
 
 ---@param bufnr integer

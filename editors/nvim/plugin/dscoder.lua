@@ -12,9 +12,14 @@ if vim.fn.has('nvim-0.11') == 0 then
   return
 end
 
-vim.api.nvim_set_hl(0, 'DscoderGhostText', { link = 'Comment', default = true })
-
 local group = vim.api.nvim_create_augroup('dscoder', { clear = true })
+
+local function highlight()
+  vim.api.nvim_set_hl(0, 'DscoderGhostText', { link = 'Comment', default = true })
+end
+highlight()
+-- :colorscheme clears highlights first; link again unless the scheme set it.
+vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = highlight })
 vim.api.nvim_create_autocmd('LspAttach', {
   group = group,
   callback = function(args)

@@ -123,7 +123,8 @@ def overflow_keep_ratio(message: str, max_tokens: int) -> float:
     half the prompt is kept.
     """
     window = re.search(r"(?:context length|context size|max_model_len)\D{0,20}(\d+)", message)
-    asked = re.search(r"(\d+)\s*(?:input |prompt )?tokens? in (?:the )?(?:input|prompt)", message)
+    asked = re.search(r"(\d+) (?:input|prompt) tokens", message)
+    asked = asked or re.search(r"(\d+) in your prompt", message)
     asked = asked or re.search(r"(?:request|prompt|input) has (\d+)", message)
     if window and asked:
         room = int(window.group(1)) - max_tokens - 8
@@ -194,6 +195,7 @@ class RemoteEngine:
         self._info: ModelInfo | None = None
         self._model: str | None = options.model_name or preset.default_model
         self._special_ids: dict[str, int] = {}
+        self._bos: list[int] | None = None
         self._slots = asyncio.Semaphore(max(1, options.max_concurrency))
         self._start_lock = asyncio.Lock()
 
@@ -296,9 +298,9 @@ class RemoteEngine:
             self._model = names[0]
             return cards[0]
         for card in cards:
-            if card["id"] == self._model:
+            if card["id"] in (self._model, f"{self._model}:latest"):
                 return card
-        if names and self.preset.models_path.endswith("models"):
+        if names:
             raise ModelNotFoundError(
                 f"{self.name}: model {self._model!r} is not served at {self.root}; "
                 f"it serves: {', '.join(names)}"
@@ -326,9 +328,19 @@ class RemoteEngine:
 
     async def tokenize(self, text: str) -> list[int]:
         """Token ids from the server's tokenizer (no BOS); [] if it has none."""
-        api = self.preset.tokenize
-        if api is None:
+        if self.preset.tokenize is None:
             return []
+        if self._bos is None:
+            # Some servers always prepend BOS: what "" tokenizes to is dropped.
+            self._bos = await self._tokenize("")
+        ids = await self._tokenize(text)
+        if self._bos and ids[: len(self._bos)] == self._bos:
+            ids = ids[len(self._bos) :]
+        return ids
+
+    async def _tokenize(self, text: str) -> list[int]:
+        api = self.preset.tokenize
+        assert api is not None
         body: dict[str, Any] = {api.text_field: text, **api.extra}
         if api.send_model and self._model:
             body["model"] = self._model
@@ -352,9 +364,12 @@ class RemoteEngine:
         stop = list(request.stop)
         stop_ids = list(request.stop_token_ids)
         if preset.stop_token_ids:
-            stop_ids += [i for s, i in self._special_ids.items() if s in request.stop]
+            # Special tokens never reach the output text: stop on their ids.
+            mapped = {s: i for s, i in self._special_ids.items() if s in request.stop}
+            stop_ids += mapped.values()
+            stop = [s for s in stop if s not in mapped]
         if native or not preset.stop_token_ids:
-            # The server never prints special tokens, and some cap the list.
+            # The server never prints special tokens, and most cap the list.
             stop = [s for s in stop if not _SPECIAL_TOKEN.match(s)]
         if preset.max_stop is not None:
             stop = stop[: preset.max_stop]
@@ -427,7 +442,7 @@ class RemoteEngine:
                         yield piece
             except ContextTooLongError as error:
                 # Rejected before generating anything, so resending cannot run it twice.
-                keep = overflow_keep_ratio(str(error), request.max_tokens)
+                keep = await self._keep_ratio(str(error), request)
                 smaller = shrink_request(request, keep) if self.options.shrink_on_overflow else None
                 if smaller is None or usage.generated_tokens:
                     raise
@@ -443,6 +458,17 @@ class RemoteEngine:
             raise
         finally:
             usage.engine_seconds += time.perf_counter() - started
+
+    async def _keep_ratio(self, message: str, request: GenerationRequest) -> float:
+        """Fraction of the prompt to keep: measured with /tokenize when the server has it."""
+        window = self._info.context_length if self._info else 0
+        if self.preset.tokenize is not None and window:
+            with contextlib.suppress(EngineError):
+                size = await self.count_tokens(request.prompt)
+                room = window - request.max_tokens - 8
+                if size > 0 and room > 0:
+                    return max(0.05, min(0.9, room / size * 0.9))
+        return overflow_keep_ratio(message, request.max_tokens)
 
     async def _generate(
         self, request: GenerationRequest, usage: GenerationUsage

@@ -1,0 +1,286 @@
+"""The vllm engine against a real vLLM server on the CPU (tiny model in HF format).
+
+vLLM starts once per session (tests/support/fixtures.py) and these tests skip
+with a reason when it is not installed (tools/install_vllm.sh). The server is
+killed and restarted by the last test of this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from completion.prompt import get_template, probe_token_strings
+from engines.base import (
+    ContextTooLongError,
+    EngineUnavailableError,
+    GenerationRequest,
+    GenerationUsage,
+)
+from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
+from engines.openai_compat import ModelNotFoundError, RemoteEngine, RemoteOptions
+from engines.presets import PRESETS, Preset
+from tests.conftest import TINY_GGUF, tiny_examples
+from tests.support.fixtures import vllm  # noqa: F401
+from tests.support.servers import TINY_NAME, ServerProcess
+
+pytestmark = pytest.mark.slow
+
+DEEPSEEK = get_template("deepseek")
+# A preset that ignores EOS, so a generation runs to max_tokens unless aborted.
+RUN_ON = replace(PRESETS["vllm"], body={"ignore_eos": True})
+
+
+def engine_for(
+    server: ServerProcess, preset: Preset = PRESETS["vllm"], **options: Any
+) -> RemoteEngine:
+    return RemoteEngine(
+        preset,
+        RemoteOptions(endpoint=server.url + "/v1", **options),
+        probe_token_strings(),
+    )
+
+
+def fim_request(case: dict[str, Any], max_tokens: int = 24) -> GenerationRequest:
+    return GenerationRequest(
+        prompt=DEEPSEEK.render(case["prefix"], case["suffix"]),
+        max_tokens=max_tokens,
+        stop=DEEPSEEK.stop,
+        prefix=case["prefix"],
+        suffix=case["suffix"],
+    )
+
+
+async def collect(engine: Any, request: GenerationRequest) -> tuple[str, GenerationUsage]:
+    usage = GenerationUsage()
+    pieces = [piece async for piece in engine.stream(request, usage)]
+    return "".join(pieces), usage
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of a Prometheus counter's samples whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{key}="{val}"' in head for key, val in labels.items()):
+            total += float(value)
+    return total
+
+
+async def metrics(server: ServerProcess) -> str:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        return (await client.get(server.url + "/metrics")).text
+
+
+async def test_start_reads_model_card_and_special_tokens(vllm: ServerProcess) -> None:  # noqa: F811
+    engine = engine_for(vllm)
+    try:
+        info = await engine.start()
+    finally:
+        await engine.close()
+    assert info.name == TINY_NAME
+    assert info.context_length == 512
+    assert info.special_tokens is not None
+    assert set(DEEPSEEK.probe_tokens) <= info.special_tokens
+
+
+async def test_streams_the_hole_in_pieces(vllm: ServerProcess) -> None:  # noqa: F811
+    case = next(c for c in tiny_examples() if c["kind"] == "single-line")
+    engine = engine_for(vllm)
+    usage = GenerationUsage()
+    pieces: list[str] = []
+    try:
+        async for piece in engine.stream(fim_request(case), usage):
+            pieces.append(piece)
+    finally:
+        await engine.close()
+    assert len(pieces) > 1
+    assert "".join(pieces).startswith(case["middle"])
+    assert usage.finish_reason in ("stop", "length")
+    assert usage.generated_tokens >= len(pieces)
+    assert usage.prompt_tokens_total > 0
+
+
+async def test_greedy_output_matches_the_gguf_on_llama_cpp(vllm: ServerProcess) -> None:  # noqa: F811
+    """Same weights, two runtimes: identical greedy completions for every example hole."""
+    remote = engine_for(vllm)
+    local = LlamaCppEngine(LlamaCppOptions(model_path=str(TINY_GGUF), n_ctx=512))
+    await local.start()
+    try:
+        for case in tiny_examples():
+            request = fim_request(case, max_tokens=32)
+            from_vllm, _ = await collect(remote, request)
+            from_gguf, _ = await collect(local, request)
+            assert from_vllm == from_gguf, case["kind"] + " " + case["language"]
+            assert from_vllm.startswith(case["middle"].rstrip().split("\n")[0])
+    finally:
+        await remote.close()
+        await local.close()
+
+
+async def test_count_tokens_uses_the_server_tokenizer(vllm: ServerProcess) -> None:  # noqa: F811
+    engine = engine_for(vllm)
+    local = LlamaCppEngine(LlamaCppOptions(model_path=str(TINY_GGUF), n_ctx=512))
+    text = "def add_count(count, total):\n    return count + total\n"
+    try:
+        await engine.start()
+        await local.start()
+        assert await engine.count_tokens(text) == await local.count_tokens(text)
+        assert await engine.count_tokens("") == 0
+    finally:
+        await engine.close()
+        await local.close()
+
+
+async def test_fim_special_tokens_are_sent_as_stop_token_ids(vllm: ServerProcess) -> None:  # noqa: F811
+    engine = engine_for(vllm)
+    try:
+        await engine.start()
+        body = engine.build_body(fim_request(tiny_examples()[0]))
+    finally:
+        await engine.close()
+    assert len(body["stop_token_ids"]) >= 3
+    assert body["stream"] is True and body["model"] == TINY_NAME
+
+
+async def settled(server: ServerProcess) -> str:
+    """/metrics once the server has no request running (an aborted one included)."""
+    async with asyncio.timeout(30):
+        while True:
+            text = await metrics(server)
+            if metric(text, "vllm:num_requests_running") == 0:
+                return text
+            await asyncio.sleep(0.05)
+
+
+async def test_closing_the_stream_aborts_the_generation(vllm: ServerProcess) -> None:  # noqa: F811
+    max_tokens = 400
+    before = await settled(vllm)
+    aborts_before = vllm.log_text().count("Aborted request")
+    engine = engine_for(vllm, RUN_ON)
+    request = replace(fim_request(tiny_examples()[0]), max_tokens=max_tokens, stop=())
+    usage = GenerationUsage()
+    stream = engine.stream(request, usage)
+    received = 0
+    async for _ in stream:
+        received += 1
+        if received == 3:
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    try:
+        after = await settled(vllm)
+    finally:
+        await engine.close()
+    generated = metric(after, "vllm:generation_tokens_total") - metric(
+        before, "vllm:generation_tokens_total"
+    )
+    assert usage.finish_reason == "cancelled"
+    assert generated < max_tokens / 4, f"server generated {generated} tokens after the close"
+    if vllm.process is not None:  # its log is ours to read
+        async with asyncio.timeout(10):
+            while vllm.log_text().count("Aborted request") == aborts_before:
+                await asyncio.sleep(0.05)
+
+
+async def test_cancelling_the_reading_task_aborts_too(vllm: ServerProcess) -> None:  # noqa: F811
+    max_tokens = 400
+    before = await settled(vllm)
+    engine = engine_for(vllm, RUN_ON)
+    first = asyncio.Event()
+
+    async def read() -> None:
+        request = replace(fim_request(tiny_examples()[1]), max_tokens=max_tokens)
+        async for _ in engine.stream(request):
+            first.set()
+
+    task = asyncio.create_task(read())
+    await first.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    try:
+        after = await settled(vllm)
+    finally:
+        await engine.close()
+    generated = metric(after, "vllm:generation_tokens_total") - metric(
+        before, "vllm:generation_tokens_total"
+    )
+    assert generated < max_tokens / 4
+
+
+async def test_requests_run_concurrently(vllm: ServerProcess) -> None:  # noqa: F811
+    engine = engine_for(vllm, RUN_ON)
+    firsts: list[float] = []
+    ends: list[float] = []
+
+    async def one(case: dict[str, Any]) -> None:
+        first = True
+        async for _ in engine.stream(replace(fim_request(case, max_tokens=300), stop=())):
+            if first:
+                firsts.append(time.monotonic())
+                first = False
+        ends.append(time.monotonic())
+
+    try:
+        await asyncio.gather(*(one(case) for case in tiny_examples()[:4]))
+    finally:
+        await engine.close()
+    # Every stream had started before any of them finished.
+    t0 = min(firsts)
+    timeline = ([round(t - t0, 3) for t in firsts], [round(t - t0, 3) for t in ends])
+    assert len(ends) == 4 and max(firsts) < min(ends), timeline
+
+
+async def test_too_long_prompt_is_shrunk_and_retried_once(vllm: ServerProcess) -> None:  # noqa: F811
+    case = tiny_examples()[0]
+    filler = "".join(f"value_{i} = {i}\n" for i in range(300))
+    long_case = {**case, "prefix": filler + case["prefix"]}
+    engine = engine_for(vllm)
+    strict = engine_for(vllm, shrink_on_overflow=False)
+    try:
+        text, usage = await collect(engine, fim_request(long_case))
+        assert text and usage.finish_reason in ("stop", "length")
+        with pytest.raises(ContextTooLongError, match=r"prompt too long"):
+            await collect(strict, fim_request(long_case))
+    finally:
+        await engine.close()
+        await strict.close()
+
+
+async def test_wrong_model_name_is_one_clear_error(vllm: ServerProcess) -> None:  # noqa: F811
+    engine = engine_for(vllm, model_name="deepseek-coder-33b")
+    with pytest.raises(
+        ModelNotFoundError, match=r"'deepseek-coder-33b' is not served.*tiny-dscoder"
+    ):
+        await engine.start()
+    await engine.close()
+
+
+async def test_server_killed_mid_stream_then_restarted(vllm: ServerProcess) -> None:  # noqa: F811
+    """Last in this module: it kills the shared server, then brings it back."""
+    if vllm.process is None:
+        pytest.skip("the vLLM server was not started by this session (DSCODER_VLLM_URL)")
+    engine = engine_for(vllm, RUN_ON)
+    request = replace(fim_request(tiny_examples()[0]), max_tokens=400)
+    try:
+        with pytest.raises(EngineUnavailableError, match=r"mid-generation|dropped"):
+            async for _ in engine.stream(request):
+                vllm.kill()
+        with pytest.raises(EngineUnavailableError, match=r"cannot reach"):
+            await collect(engine, request)
+        await asyncio.to_thread(vllm.start)
+        text, usage = await collect(engine, fim_request(tiny_examples()[0]))
+        assert text and usage.finish_reason in ("stop", "length")
+    finally:
+        await engine.close()
+        if not vllm.running:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(vllm.start)

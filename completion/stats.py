@@ -37,6 +37,9 @@ class Stats:
     """Prompt tokens sent, before reuse."""
     generated_tokens: int = 0
     cancelled: int = 0
+    """Engine runs stopped before they finished."""
+    requests_cancelled: int = 0
+    """Requests that ended cancelled: by the client's $/cancelRequest or superseded."""
     superseded: int = 0
     skipped: int = 0
     empty: int = 0
@@ -88,6 +91,7 @@ class Stats:
                 "promptTokensTotal": self.prompt_tokens_total,
                 "generatedTokens": self.generated_tokens,
                 "cancelled": self.cancelled,
+                "requestsCancelled": self.requests_cancelled,
                 "superseded": self.superseded,
                 "skipped": self.skipped,
                 "empty": self.empty,

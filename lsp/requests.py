@@ -8,6 +8,7 @@ goes on serving.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import unquote, urlparse
 
@@ -92,6 +93,9 @@ async def complete_at(
         return await server.service.complete(
             document, offset, file_path_of(server, document.uri), invoked
         )
+    except asyncio.CancelledError:
+        server.stats.add(requests_cancelled=1)
+        raise
     except EngineError as error:
         # Already shown once by the status listener; keep the request cheap.
         server.stats.add(errors=1)

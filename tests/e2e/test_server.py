@@ -198,6 +198,7 @@ async def test_cancel_request_stops_the_engine(start_server: StartServer, smollm
     # The engine winds down after the answer went out; wait for it to count.
     after = await stats_when(client, lambda now: now["cancelled"] > before["cancelled"])
     assert after["cancelled"] == before["cancelled"] + 1
+    assert after["requestsCancelled"] == before["requestsCancelled"] + 1
     generated = after["generatedTokens"] - before["generatedTokens"]
     assert 0 <= generated < max_tokens
 
@@ -217,4 +218,6 @@ async def test_newer_request_supersedes_older(start_server: StartServer, smollm2
     assert raised.value.code == types.LSPErrorCodes.RequestCancelled
     result = await second
     assert isinstance(result, types.InlineCompletionList)
-    assert (await stats(client))["superseded"] >= 1
+    counters = await stats(client)
+    assert counters["superseded"] >= 1
+    assert counters["requestsCancelled"] >= 1

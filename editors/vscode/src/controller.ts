@@ -254,7 +254,7 @@ export class Controller implements vscode.Disposable {
     const client = this.client;
     if (!client?.isRunning()) return;
     this.statsInFlight = client
-      .sendRequest<Record<string, unknown>>(STATS_REQUEST)
+      .sendRequest<Record<string, unknown>>(STATS_REQUEST, {})
       .then(
         (stats) => {
           if (this.client === client && stats) this.setStatus(applyStats(this.status, stats));
@@ -280,7 +280,7 @@ export class Controller implements vscode.Disposable {
       void vscode.window.showWarningMessage("dscoder-lsp: the server is not running");
       return;
     }
-    const stats = await this.client.sendRequest<Record<string, unknown>>(STATS_REQUEST);
+    const stats = await this.client.sendRequest<Record<string, unknown>>(STATS_REQUEST, {});
     this.setStatus(applyStats(this.status, stats));
     this.output.info(`${STATS_REQUEST}: ${JSON.stringify(stats, null, 2)}`);
     this.output.show(true);

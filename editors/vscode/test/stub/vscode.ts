@@ -62,7 +62,10 @@ export class InlineCompletionList {
 }
 
 export class Uri {
-  private constructor(private readonly value: string) {}
+  readonly scheme: string;
+  private constructor(private readonly value: string) {
+    this.scheme = value.split(":", 1)[0];
+  }
   static parse(value: string): Uri {
     return new Uri(value);
   }
@@ -85,8 +88,58 @@ export class CancellationError extends Error {}
 
 export class Disposable {
   constructor(private readonly callback: () => void) {}
+  static from(...items: { dispose(): unknown }[]): Disposable {
+    return new Disposable(() => items.forEach((item) => item.dispose()));
+  }
   dispose(): void {
     this.callback();
+  }
+}
+
+export const version = "1.91.0";
+export const env = { language: "en", appName: "vscode-stub", openExternal: () => Promise.resolve(true) };
+export enum LogLevel {
+  Off = 0,
+  Trace = 1,
+  Debug = 2,
+  Info = 3,
+  Warning = 4,
+  Error = 5,
+}
+export enum ProgressLocation {
+  SourceControl = 1,
+  Window = 10,
+  Notification = 15,
+}
+export enum NotebookCellKind {
+  Markup = 1,
+  Code = 2,
+}
+export class TabInputText {}
+export class TabInputTextDiff {}
+export class TabInputNotebook {}
+export class TabInputCustom {}
+
+export class CancellationTokenSource {
+  private listeners: (() => unknown)[] = [];
+  private cancelled = false;
+  readonly token = {
+    isCancellationRequested: false,
+    onCancellationRequested: (listener: () => unknown): Disposable => {
+      this.listeners.push(listener);
+      return new Disposable(() => {
+        this.listeners = this.listeners.filter((l) => l !== listener);
+      });
+    },
+  };
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.token.isCancellationRequested = true;
+    for (const listener of [...this.listeners]) listener();
+  }
+  dispose(): void {
+    this.listeners = [];
   }
 }
 
@@ -125,6 +178,9 @@ export class EventEmitter<T> {
   fire(value: T): void {
     for (const listener of [...this.listeners]) listener(value);
   }
+  dispose(): void {
+    this.listeners = [];
+  }
 }
 
 export interface FakeStatusBarItem {
@@ -144,11 +200,19 @@ export interface FakeOutputChannel {
   name: string;
   lines: string[];
   shown: number;
+  logLevel: LogLevel;
+  onDidChangeLogLevel: (listener: Listener<LogLevel>) => Disposable;
+  append(text: string): void;
   appendLine(line: string): void;
+  replace(text: string): void;
+  clear(): void;
+  trace(line: string): void;
+  debug(line: string): void;
   info(line: string): void;
   warn(line: string): void;
-  error(line: string): void;
+  error(line: string | Error): void;
   show(): void;
+  hide(): void;
   dispose(): void;
 }
 
@@ -172,6 +236,12 @@ export const stub = {
   configChanged: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
   editorChanged: new EventEmitter<unknown>(),
   activeLanguageId: undefined as string | undefined,
+  textDocuments: [] as unknown[],
+  documentOpened: new EventEmitter<unknown>(),
+  documentChanged: new EventEmitter<unknown>(),
+  documentClosed: new EventEmitter<unknown>(),
+  inlineProviders: [] as { selector: unknown; provider: unknown }[],
+  completionProviders: [] as { selector: unknown; provider: unknown }[],
   reset(): void {
     this.settings.clear();
     this.updates = [];
@@ -185,6 +255,12 @@ export const stub = {
     this.configChanged = new EventEmitter();
     this.editorChanged = new EventEmitter();
     this.activeLanguageId = undefined;
+    this.textDocuments = [];
+    this.documentOpened = new EventEmitter();
+    this.documentChanged = new EventEmitter();
+    this.documentClosed = new EventEmitter();
+    this.inlineProviders = [];
+    this.completionProviders = [];
   },
   /** Sets `dscoder.<key>` and fires onDidChangeConfiguration like VS Code does. */
   changeSetting(key: string, value: unknown): void {
@@ -203,7 +279,15 @@ function message(kind: string) {
   };
 }
 
+const noEvent = (): Disposable => new Disposable(() => undefined);
+
 export const window = {
+  visibleTextEditors: [] as unknown[],
+  onDidChangeVisibleTextEditors: noEvent,
+  tabGroups: { all: [] as unknown[], onDidChangeTabs: noEvent, onDidChangeTabGroups: noEvent },
+  withProgress: <R>(_options: unknown, task: (progress: unknown) => Promise<R>): Promise<R> =>
+    task({ report: () => undefined }),
+  showTextDocument: () => Promise.resolve(undefined),
   get activeTextEditor(): { document: { languageId: string } } | undefined {
     return stub.activeLanguageId === undefined
       ? undefined
@@ -211,17 +295,28 @@ export const window = {
   },
   onDidChangeActiveTextEditor: (listener: Listener<unknown>) => stub.editorChanged.event(listener),
   createOutputChannel(name: string): FakeOutputChannel {
+    const record = (line: string | Error) => {
+      channel.lines.push(String(line));
+    };
     const channel: FakeOutputChannel = {
       name,
       lines: [],
       shown: 0,
-      appendLine: (line) => channel.lines.push(line),
-      info: (line) => channel.lines.push(line),
-      warn: (line) => channel.lines.push(line),
-      error: (line) => channel.lines.push(line),
+      logLevel: LogLevel.Info,
+      onDidChangeLogLevel: () => new Disposable(() => undefined),
+      append: record,
+      appendLine: record,
+      replace: () => undefined,
+      clear: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: record,
+      warn: record,
+      error: record,
       show: () => {
         channel.shown += 1;
       },
+      hide: () => undefined,
       dispose: () => undefined,
     };
     stub.channels.push(channel);
@@ -269,6 +364,70 @@ export const workspace = {
   },
   onDidChangeConfiguration: (listener: Listener<{ affectsConfiguration(s: string): boolean }>) =>
     stub.configChanged.event(listener),
+  get textDocuments(): unknown[] {
+    return stub.textDocuments;
+  },
+  notebookDocuments: [] as unknown[],
+  onDidOpenTextDocument: (listener: Listener<unknown>) => stub.documentOpened.event(listener),
+  onDidChangeTextDocument: (listener: Listener<unknown>) => stub.documentChanged.event(listener),
+  onDidCloseTextDocument: (listener: Listener<unknown>) => stub.documentClosed.event(listener),
+  onDidSaveTextDocument: noEvent,
+  onWillSaveTextDocument: noEvent,
+  onDidOpenNotebookDocument: noEvent,
+  onDidChangeNotebookDocument: noEvent,
+  onDidSaveNotebookDocument: noEvent,
+  onDidCloseNotebookDocument: noEvent,
+  onDidChangeWorkspaceFolders: noEvent,
+  createFileSystemWatcher: () => ({
+    onDidCreate: noEvent,
+    onDidChange: noEvent,
+    onDidDelete: noEvent,
+    dispose: () => undefined,
+  }),
+  registerTextDocumentContentProvider: noEvent,
+  applyEdit: () => Promise.resolve(true),
+};
+
+interface SelectorEntry {
+  scheme?: string;
+  language?: string;
+}
+
+export const languages = {
+  match(selector: SelectorEntry | SelectorEntry[] | string, document: { uri: Uri; languageId: string }): number {
+    const entries = Array.isArray(selector) ? selector : [selector];
+    let best = 0;
+    for (const entry of entries) {
+      if (typeof entry === "string") {
+        if (entry === document.languageId || entry === "*") best = Math.max(best, 10);
+        continue;
+      }
+      if (entry.scheme !== undefined && entry.scheme !== document.uri.scheme) continue;
+      if (entry.language !== undefined && entry.language !== document.languageId) continue;
+      best = Math.max(best, entry.language ? 10 : 5);
+    }
+    return best;
+  },
+  registerInlineCompletionItemProvider(selector: unknown, provider: unknown): Disposable {
+    const entry = { selector, provider };
+    stub.inlineProviders.push(entry);
+    return new Disposable(() => {
+      stub.inlineProviders = stub.inlineProviders.filter((e) => e !== entry);
+    });
+  },
+  registerCompletionItemProvider(selector: unknown, provider: unknown): Disposable {
+    const entry = { selector, provider };
+    stub.completionProviders.push(entry);
+    return new Disposable(() => {
+      stub.completionProviders = stub.completionProviders.filter((e) => e !== entry);
+    });
+  },
+  createDiagnosticCollection: () => ({
+    set: () => undefined,
+    delete: () => undefined,
+    clear: () => undefined,
+    dispose: () => undefined,
+  }),
 };
 
 export const commands = {

@@ -115,21 +115,28 @@ def _ints(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\d+", text)]
 
 
-def overflow_keep_ratio(message: str, max_tokens: int) -> float:
-    """How much of the prompt to keep after a context-too-long error.
+def overflow_numbers(message: str) -> tuple[int | None, int | None]:
+    """(context window, prompt tokens) as a context-too-long message states them.
 
-    vLLM's message names the window and the prompt size ("maximum context
-    length is 512 tokens ... your request has 600 input tokens"); otherwise
-    half the prompt is kept.
+    vLLM: "maximum context length is 512 tokens ... at least 513 input tokens";
+    llama-cpp-python: "... is 512 tokens, however you requested 1421 tokens
+    (1401 in your prompt; ...)". Either may be None.
     """
     window = re.search(r"(?:context length|context size|max_model_len)\D{0,20}(\d+)", message)
     asked = re.search(r"(\d+) (?:input|prompt) tokens", message)
     asked = asked or re.search(r"(\d+) in your prompt", message)
     asked = asked or re.search(r"(?:request|prompt|input) has (\d+)", message)
-    if window and asked:
-        room = int(window.group(1)) - max_tokens - 8
-        prompt_tokens = int(asked.group(1))
-        if prompt_tokens > 0 and room > 0:
+    return (
+        int(window.group(1)) if window else None,
+        int(asked.group(1)) if asked else None,
+    )
+
+
+def keep_ratio(window: int | None, prompt_tokens: int | None, max_tokens: int) -> float:
+    """Fraction of prefix/suffix to keep so the prompt and answer fit ``window``."""
+    if window and prompt_tokens:
+        room = window - max_tokens - 8
+        if room > 0:
             return max(0.05, min(0.9, room / prompt_tokens * 0.9))
     return 0.5
 
@@ -460,21 +467,20 @@ class RemoteEngine:
             usage.engine_seconds += time.perf_counter() - started
 
     async def _keep_ratio(self, message: str, request: GenerationRequest) -> float:
-        """Fraction of the prompt to keep: measured with /tokenize when the server has it."""
-        window = self._info.context_length if self._info else 0
-        if self.preset.tokenize is not None and window:
+        """Fraction of the prompt to keep, from the error's numbers or /tokenize."""
+        window, size = overflow_numbers(message)
+        window = window or (self._info.context_length if self._info else None)
+        if self.preset.tokenize is not None:
             with contextlib.suppress(EngineError):
-                size = await self.count_tokens(request.prompt)
-                room = window - request.max_tokens - 8
-                if size > 0 and room > 0:
-                    return max(0.05, min(0.9, room / size * 0.9))
-        return overflow_keep_ratio(message, request.max_tokens)
+                size = await self.count_tokens(request.prompt) or size
+        return keep_ratio(window, size, request.max_tokens)
 
     async def _generate(
         self, request: GenerationRequest, usage: GenerationUsage
     ) -> AsyncGenerator[str, None]:
         body = self.build_body(request)
         deadline = time.monotonic() + self.options.deadline
+        usage.finish_reason = None
         async with self._slots, self._open_stream(body) as response:
             if response.status_code >= 400:
                 await response.aread()
@@ -490,10 +496,17 @@ class RemoteEngine:
                                 f"{self.name}: generation took longer than "
                                 f"{self.options.deadline:g}s at {self.root}"
                             )
+                if usage.finish_reason is None:
+                    # Every server marks its last chunk; a stream that just
+                    # stops was cut (server crash, proxy timeout, server bug).
+                    raise StreamInterruptedError(
+                        f"{self.name}: the stream from {self.root} ended before the "
+                        "generation finished (the server may have crashed; see its log)"
+                    )
             except (httpx.RemoteProtocolError, httpx.ReadError) as error:
                 raise StreamInterruptedError(
                     f"{self.name}: the server at {self.root} closed the stream mid-generation "
-                    f"(it may have crashed or restarted): {error or type(error).__name__}"
+                    f"(it may have crashed or restarted): {str(error) or type(error).__name__}"
                 ) from error
             except httpx.ReadTimeout as error:
                 raise EngineUnavailableError(
@@ -595,7 +608,7 @@ class RemoteEngine:
     def _raise_unreachable(self, error: Exception) -> NoReturn:
         raise EngineUnavailableError(
             f"{self.name}: cannot reach the server at {self.root} "
-            f"({error or type(error).__name__}); is it running? (engine.endpoint)"
+            f"({str(error) or type(error).__name__}); is it running? (engine.endpoint)"
         ) from error
 
     def _raise_for(self, status: int, text: str) -> NoReturn:
@@ -652,7 +665,7 @@ class _StreamContext:
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
                 raise StreamInterruptedError(
                     f"{engine.name}: the server at {engine.root} dropped the connection "
-                    f"before answering: {error or type(error).__name__}"
+                    f"before answering: {str(error) or type(error).__name__}"
                 ) from error
         raise AssertionError("unreachable")
 

@@ -294,8 +294,8 @@ def run_repo(args: argparse.Namespace) -> int:
     async def go() -> int:
         if tester is not None:
             baseline = await tester.baseline()
-            extra["testBaseline"] = baseline.status
-            if not baseline.passed:
+            extra["testBaseline"] = baseline.status if baseline else None
+            if baseline is not None and not baseline.passed:
                 log.warning("the test command fails without any insertion (%s)", baseline.status)
         return await run_benchmark(args, "repo", holes, root, tester, extra)
 

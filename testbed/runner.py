@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from testbed import humaneval, scoring
 from testbed.client import ServerSession
-from testbed.holes import SKIPPED_DIRS, Hole
+from testbed.holes import SKIPPED_DIRS, Hole, list_files
 from testbed.sandbox import Limits, Outcome, run_shell
 
 log = logging.getLogger(__name__)
@@ -165,23 +165,33 @@ class RepoTester:
         self._lock = asyncio.Lock()
 
     def prepare(self) -> None:
+        """Copy the files ``list_files`` sees (git's, in a work tree); link the heavy folders."""
         self.copy.mkdir(parents=True)
         for entry in sorted(self.root.iterdir()):
-            target = self.copy / entry.name
-            if entry.name in SKIPPED_DIRS or entry.is_symlink():
-                target.symlink_to(entry.resolve() if entry.is_symlink() else entry)
-            elif entry.is_dir():
-                shutil.copytree(entry, target, symlinks=True)
+            if entry.name in SKIPPED_DIRS:
+                (self.copy / entry.name).symlink_to(entry)
+        for relative in list_files(self.root):
+            source, target = self.root / relative, self.copy / relative
+            if relative.split("/", 1)[0] in SKIPPED_DIRS or not source.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                target.symlink_to(source.readlink())
             else:
-                shutil.copy2(entry, target)
+                shutil.copy2(source, target)
 
     def command_for(self, file: str) -> str:
         return self.command.replace("{file}", shlex.quote(file))
 
-    async def baseline(self) -> Outcome:
-        """The command on the untouched copy: tells whether failures mean anything."""
+    async def baseline(self) -> Outcome | None:
+        """The command on the untouched copy: tells whether failures mean anything.
+
+        None when the command names ``{file}``: it has no meaning without an insertion.
+        """
+        if "{file}" in self.command:
+            return None
         async with self._lock:
-            return await run_shell(self.command_for(""), self.copy, self.limits)
+            return await run_shell(self.command, self.copy, self.limits)
 
     async def __call__(self, hole: Hole, completion: str) -> dict[str, Any]:
         path = self.copy / hole.source

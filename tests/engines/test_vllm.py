@@ -284,3 +284,35 @@ async def test_server_killed_mid_stream_then_restarted(vllm: ServerProcess) -> N
         if not vllm.running:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(vllm.start)
+
+
+# -- serve-vllm (command line only; no server) --------------------------------
+
+
+def test_serve_vllm_adds_the_v2_lite_flags_and_prints_the_config(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from engines.vllm_launcher import main
+
+    assert main(["deepseek-ai/DeepSeek-Coder-V2-Lite-Base", "--port", "8123", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    command = err.split("\n")[0]
+    for flag in ("--trust-remote-code", "--max-model-len 8192", "--enforce-eager"):
+        assert flag in command
+    assert "--enable-prefix-caching" in command and "--port 8123" in command
+    assert "--engine vllm --endpoint http://127.0.0.1:8123/v1" in out
+    assert '"engine": {"name": "vllm", "endpoint": "http://127.0.0.1:8123/v1"}' in out
+
+
+def test_serve_vllm_keeps_user_flags_and_hides_the_key(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engines.vllm_launcher import main
+
+    monkeypatch.setenv("TEAM_KEY", "sk-team-secret")
+    argv = ["deepseek-ai/deepseek-coder-6.7b-base", "--api-key-env", "TEAM_KEY", "--dry-run"]
+    assert main([*argv, "--gpu-memory-utilization", "0.8"]) == 0
+    out, err = capsys.readouterr()
+    assert "--gpu-memory-utilization 0.8" in err and "--trust-remote-code" not in err
+    assert "sk-team-secret" not in out + err and "--api-key ***" in err
+    assert '"apiKeyEnv": "TEAM_KEY"' in out

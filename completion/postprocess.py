@@ -2,31 +2,58 @@
 
 Last stage of the pipeline, in two parts:
 - ``StreamCutter`` watches the stream and says when the answer is known (a
-  stop sequence, or the first line in single-line mode), so the engine can
-  be stopped early instead of running to max_tokens.
-- ``postprocess`` runs a list of small named filters over the final text.
-  Each filter is a plain function ``(text, context) -> text``; an empty
-  string means "show nothing".
+  stop sequence; the first line in single-line mode; in multi-line mode, once
+  given the context, a complete line that leaves the cursor's block or
+  replays the suffix), so the engine can be stopped early instead of running
+  to max_tokens.
+- ``postprocess`` runs the named filters of ``completion.filters`` over the
+  final text, in order; an empty string means "show nothing".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from completion.context import Context
+from completion.filters import (
+    DEFAULT_FILTERS,
+    Filter,
+    drop_empty,
+    indent_block_end,
+    keep_first_line,
+    replays_suffix,
+    trim_trailing_whitespace,
+)
 
-Filter = Callable[[str, Context], str]
+__all__ = [
+    "DEFAULT_FILTERS",
+    "Filter",
+    "StreamCutter",
+    "drop_empty",
+    "first_line_complete",
+    "keep_first_line",
+    "postprocess",
+    "strip_special_tokens",
+    "trim_trailing_whitespace",
+]
 
 
 @dataclass
 class StreamCutter:
-    """Accumulates streamed pieces and decides when generation can stop."""
+    """Accumulates streamed pieces and decides when generation can stop.
+
+    ``context`` is optional: without it, multi-line output runs until a stop
+    sequence or max_tokens, as before; with it, the cutter also stops at the
+    end of the cursor's block (by indentation, cheap enough for every line).
+    """
 
     stop: Sequence[str]
     multiline: bool
+    context: Context | None = None
     text: str = ""
     done: bool = False
+    _checked_lines: int = 0
 
     def feed(self, piece: str) -> bool:
         """Add ``piece``; return True once no more output is needed."""
@@ -45,7 +72,20 @@ class StreamCutter:
             self.done = True
         elif not self.multiline and first_line_complete(self.text):
             self.done = True
+        elif self.multiline and self.context is not None and "\n" in piece:
+            self.done = self._block_finished(self.context)
         return self.done
+
+    def _block_finished(self, context: Context) -> bool:
+        """True once a complete line lies past the block end or replays the suffix."""
+        complete = self.text[: self.text.rfind("\n")]
+        lines = complete.count("\n") + 1
+        if lines <= self._checked_lines:
+            return False
+        self._checked_lines = lines
+        return indent_block_end(complete, context) < len(complete.rstrip()) or replays_suffix(
+            complete, context
+        )
 
 
 def first_line_complete(text: str) -> bool:
@@ -58,41 +98,6 @@ def strip_special_tokens(text: str, context: Context, stop: Sequence[str] = ()) 
     """Cut at the first stop/FIM token, in case the engine did not stop there."""
     cut = min((i for s in stop if s and (i := text.find(s)) != -1), default=-1)
     return text if cut == -1 else text[:cut]
-
-
-def keep_first_line(text: str, context: Context) -> str:
-    """Single-line mode: everything up to the first line break with content."""
-    if context.multiline:
-        return text
-    if not text.strip():
-        return ""
-    lead = len(text) - len(text.lstrip("\n"))
-    if lead and context.line_prefix.strip():
-        # The model started a new line mid-line: that is not a single-line answer.
-        return ""
-    body = text[lead:]
-    return body.split("\n", 1)[0].rstrip("\r")
-
-
-def trim_trailing_whitespace(text: str, context: Context) -> str:
-    """No trailing blank lines or spaces: the editor shows them as noise."""
-    return text.rstrip()
-
-
-def drop_empty(text: str, context: Context) -> str:
-    """Nothing to show if the completion is blank or only repeats the suffix."""
-    if not text.strip():
-        return ""
-    if context.line_suffix.strip() and text.strip() == context.line_suffix.strip():
-        return ""
-    return text
-
-
-DEFAULT_FILTERS: tuple[Filter, ...] = (
-    keep_first_line,
-    trim_trailing_whitespace,
-    drop_empty,
-)
 
 
 def postprocess(

@@ -1,0 +1,692 @@
+"""The named post-processing filters: model output plus a ``Context`` become the insert.
+
+Part of the last pipeline stage (``completion.postprocess`` runs them in
+order). Each filter is a plain function ``(text, context) -> text``; an empty
+result means "show nothing". Text rules (lines, indentation, brackets) work
+for every language; where a tree-sitter grammar exists, the block end and the
+syntax check are judged by parsing a small window of prefix + candidate +
+suffix. docs/postprocessing.md explains the order and the reasons.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from completion.context import Context
+from completion.languages import grammar_for, parser
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Parser, Tree
+
+Filter = Callable[[str, Context], str]
+
+_OPENERS = "([{"
+_CLOSERS = ")]}"
+_CLOSER_ONLY = re.compile(r"^[\s)\]},;]*[)\]}][\s)\]},;]*$")
+_PUNCTUATION = set(")]}>;:,.\"'`")
+_CONTINUATION = re.compile(
+    r"^(elif\b|else\b|except\b|finally\b|catch\b|\}\s*(else|catch|finally)\b)"
+)
+_BLOCK_OPENER = re.compile(r"(:|\{|\(|\[|=>|\bdo|\bthen)\s*$")
+
+# Bounded parse window: lines of prefix above and suffix below the candidate.
+WINDOW_ABOVE = 30
+WINDOW_BELOW = 15
+# Most extra parses the syntax check may spend shortening one completion.
+MAX_SYNTAX_TRIES = 6
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def lines_of(text: str) -> list[str]:
+    """Split on ``\\n`` and drop a trailing ``\\r`` from each line."""
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def leading_ws(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
+def indent_width(ws: str, tab: int = 4) -> int:
+    """Columns taken by leading whitespace, tabs counted as ``tab`` columns."""
+    return sum(tab if char == "\t" else 1 for char in ws)
+
+
+def grammar_of(context: Context) -> str | None:
+    return grammar_for(context.language_id, context.file_path)
+
+
+def base_indent(text: str, context: Context) -> int:
+    """Indent width of the line the completion starts on, as it will read once inserted."""
+    if context.line_prefix.strip():
+        return indent_width(leading_ws(context.line_prefix))
+    first = text.split("\n", 1)[0]
+    return indent_width(context.line_prefix + leading_ws(first))
+
+
+def is_closer_only(line: str) -> bool:
+    """A line made of closing brackets and separators, such as ``}`` or ``});``."""
+    return bool(_CLOSER_ONLY.match(line))
+
+
+def opens_block(context: Context, text: str) -> bool:
+    """True when the cursor's line (with the completion's first line) opens a block."""
+    first = context.line_prefix + text.split("\n", 1)[0]
+    code = first.split("#", 1)[0] if grammar_of(context) == "python" else first
+    return bool(_BLOCK_OPENER.search(code.rstrip()))
+
+
+def suffix_lines(context: Context) -> list[str]:
+    """Lines of the suffix after the cursor's own line."""
+    return lines_of(context.suffix)[1:]
+
+
+# ------------------------------------------------------------ bracket scanner
+
+_HASH_COMMENTS = frozenset({"python", "ruby", "bash", "yaml", "toml", "php"})
+_C_LIKE = ("javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp")
+_SLASH_COMMENTS = frozenset((*_C_LIKE, "php", "kotlin", "swift", "scala", "scss", "css"))
+_DASH_COMMENTS = frozenset({"lua", "sql"})
+
+
+@functools.cache
+def _token_pattern(grammar: str | None) -> re.Pattern[str]:
+    """Strings, comments and brackets for ``grammar``; only brackets are kept."""
+    parts: list[str] = []
+    if grammar == "python":
+        parts += [r'"""[\s\S]*?"""', r"'''[\s\S]*?'''"]
+    if grammar in _SLASH_COMMENTS:
+        parts += [r"//[^\n]*", r"/\*[\s\S]*?\*/"]
+    if grammar in _HASH_COMMENTS:
+        parts.append(r"#[^\n]*")
+    if grammar in _DASH_COMMENTS:
+        parts.append(r"--[^\n]*")
+    parts.append(r'"(?:\\.|[^"\\\n])*"')
+    if grammar == "rust":
+        # Lifetimes ('a) are not strings; char literals are one char or one escape.
+        parts.append(r"'(?:\\[^'\n]{1,10}|[^'\\\n])'")
+    else:
+        parts.append(r"'(?:\\.|[^'\\\n])*'")
+    if grammar in {"javascript", "typescript", "tsx", "go"}:
+        parts.append(r"`[^`]*`")
+    parts.append(r"(?P<b>[()\[\]{}])")
+    return re.compile("|".join(parts))
+
+
+def brackets(text: str, grammar: str | None) -> list[tuple[int, str]]:
+    """Positions and characters of brackets outside strings and comments."""
+    return [
+        (match.start(), match.group("b"))
+        for match in _token_pattern(grammar).finditer(text)
+        if match.lastgroup == "b"
+    ]
+
+
+def unclosed_openers(text: str, grammar: str | None) -> int:
+    """How many brackets ``text`` opens and leaves open."""
+    depth = 0
+    for _, char in brackets(text, grammar):
+        if char in _OPENERS:
+            depth += 1
+        elif depth:
+            depth -= 1
+    return depth
+
+
+def unmatched_closers(text: str, grammar: str | None) -> int:
+    """How many brackets ``text`` closes that it did not open (those of the prefix)."""
+    depth = 0
+    closers = 0
+    for _, char in brackets(text, grammar):
+        if char in _OPENERS:
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            closers += 1
+    return closers
+
+
+def recent_prefix(prefix: str, limit: int = 200) -> str:
+    """The prefix from its last top-level line (indent 0), at most ``limit`` lines back."""
+    end = len(prefix)
+    start = end
+    for _ in range(limit):
+        start = prefix.rfind("\n", 0, start - 1) + 1 if start > 0 else 0
+        line = prefix[start : prefix.find("\n", start) if "\n" in prefix[start:end] else end]
+        if line.strip() and not line[0].isspace() and not is_closer_only(line):
+            return prefix[start:]
+        if start == 0:
+            break
+    return prefix[start:]
+
+
+# ---------------------------------------------------------------- parse window
+
+
+_local = threading.local()
+
+
+def _parser(grammar: str) -> Parser | None:
+    """One parser per grammar and thread: parsers hold state."""
+    cache: dict[str, Parser | None] = _local.__dict__.setdefault("parsers", {})
+    if grammar not in cache:
+        cache[grammar] = parser(grammar)
+    return cache[grammar]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Prefix tail + candidate + suffix head, with the candidate's byte span."""
+
+    above: str
+    below: str
+    at_top: bool
+    """True when ``above`` starts at a top-level line (or the start of the file)."""
+
+    def source(self, candidate: str) -> bytes:
+        return (self.above + candidate + self.below).encode()
+
+    @property
+    def start(self) -> int:
+        return len(self.above.encode())
+
+
+def window_for(context: Context) -> Window:
+    """The bounded stretch of document the syntax checks parse."""
+    prefix = context.prefix
+    start = len(prefix)
+    at_top = False
+    for _ in range(WINDOW_ABOVE):
+        if start <= 0:
+            at_top = True
+            break
+        start = prefix.rfind("\n", 0, start - 1) + 1
+        line_end = prefix.find("\n", start)
+        line = prefix[start : line_end if line_end != -1 else len(prefix)]
+        if line.strip() and not line[0].isspace() and not is_closer_only(line):
+            at_top = True
+            break
+    above = prefix[start:]
+    suffix = context.suffix
+    end = suffix.find("\n")
+    taken = 0
+    while end != -1 and taken < WINDOW_BELOW:
+        next_end = suffix.find("\n", end + 1)
+        line = suffix[end + 1 : next_end if next_end != -1 else len(suffix)]
+        end = next_end
+        taken += 1
+        if line.strip() and not line[0].isspace():
+            break
+    below = suffix if end == -1 else suffix[:end]
+    return Window(above=above, below=below, at_top=at_top)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse(grammar: str, source: bytes) -> Tree | None:
+    active = _parser(grammar)
+    return None if active is None else active.parse(source)
+
+
+def error_nodes(node: Node, start: int, end: int) -> int:
+    """ERROR and MISSING nodes that begin inside ``start``..``end`` (bytes)."""
+    if not node.has_error and not node.is_missing:
+        return 0
+    if node.end_byte < start or node.start_byte > end:
+        return 0
+    own = 1 if (node.is_error or node.is_missing) and start <= node.start_byte <= end else 0
+    return own + sum(error_nodes(child, start, end) for child in node.children)
+
+
+def char_index(text: str, byte_offset: int) -> int:
+    """The string index in ``text`` of a UTF-8 byte offset into it."""
+    return len(text.encode()[:byte_offset].decode(errors="ignore"))
+
+
+def line_end_after(text: str, index: int) -> int:
+    """The end of the line that holds ``index`` (exclusive of the newline)."""
+    newline = text.find("\n", index)
+    return len(text) if newline == -1 else newline
+
+
+# ----------------------------------------------------------------- the filters
+
+
+def normalize_newlines(text: str, context: Context) -> str:
+    """Treat ``\\r\\n`` and ``\\r`` as ``\\n``; the editor maps line breaks itself."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def keep_first_line(text: str, context: Context) -> str:
+    """Single-line mode: everything up to the first line break with content."""
+    if context.multiline:
+        return text
+    if not text.strip():
+        return ""
+    lead = len(text) - len(text.lstrip("\n"))
+    if lead and context.line_prefix.strip():
+        # The model started a new line mid-line: that is not a single-line answer.
+        return ""
+    body = text[lead:]
+    return body.split("\n", 1)[0]
+
+
+def trim_suffix_overlap(text: str, context: Context) -> str:
+    """Cut output that reproduces the rest of the current line or the following lines."""
+    text = _trim_line_suffix(text, context)
+    return _trim_following_lines(text, context)
+
+
+def _trim_line_suffix(text: str, context: Context) -> str:
+    tail = context.line_suffix.strip()
+    if not tail:
+        return text
+    first, newline, rest = text.partition("\n")
+    body = first.rstrip()
+    if body.endswith(tail) and len(body) > len(tail):
+        first = body[: -len(tail)]
+    else:
+        # The completion may end with only the start of the suffix's closers: `x)` before `):`.
+        for size in range(min(len(tail), len(body) - 1), 0, -1):
+            piece = tail[:size]
+            if body.endswith(piece) and all(char in _PUNCTUATION for char in piece):
+                first = body[:-size]
+                break
+    return first + newline + rest
+
+
+def _trim_following_lines(text: str, context: Context) -> str:
+    start = suffix_replay_line(text, context)
+    if start is None:
+        return text
+    return "\n".join(lines_of(text)[:start]).rstrip() if start else ""
+
+
+def suffix_replay_line(text: str, context: Context) -> int | None:
+    """The number of the completion line from which it replays the suffix's next lines."""
+    if "\n" not in text and context.line_prefix.strip():
+        return None
+    below = [line for line in suffix_lines(context) if line.strip()][:4]
+    if not below:
+        return None
+    lines = lines_of(text)
+    # The first line reads as line_prefix + line once inserted.
+    shown = [context.line_prefix + lines[0], *lines[1:]]
+    for start in range(len(shown)):
+        if start == 0 and context.line_prefix.strip():
+            continue
+        if _matches_suffix(shown[start:], below):
+            return start
+    return None
+
+
+def replays_suffix(text: str, context: Context) -> bool:
+    """True when some complete line of ``text`` starts replaying the suffix."""
+    return suffix_replay_line(text, context) is not None
+
+
+def _matches_suffix(lines: Sequence[str], below: Sequence[str]) -> bool:
+    """Whether ``lines`` (blank lines ignored) replay ``below`` until one of them ends.
+
+    Lines compare with their indentation, so a ``}`` closing an inner block
+    does not match the suffix's ``}`` one level out. The last line may be cut
+    off mid-way (max tokens): then it only has to start the suffix's line.
+    """
+    content = [line.rstrip() for line in lines if line.strip()]
+    if not content or content[0] != below[0].rstrip():
+        return False
+    for number, (line, expected) in enumerate(zip(content, below, strict=False)):
+        if line == expected.rstrip():
+            continue
+        if number == len(content) - 1 and number > 0 and expected.startswith(line):
+            continue
+        return False
+    return True
+
+
+def drop_repetition(text: str, context: Context) -> str:
+    """Cut a block of lines that repeats right after itself, and lines ending in a loop."""
+    lines = lines_of(text)
+    shown = _cut_repeated_lines([context.line_prefix + lines[0], *lines[1:]])
+    lines = lines[: len(shown)]
+    for number, line in enumerate(lines):
+        if ends_in_loop(line):
+            # A looping line is degenerate output: it and everything after go.
+            lines = lines[:number]
+            break
+    return "\n".join(lines)
+
+
+def _is_substantial(lines: Sequence[str]) -> bool:
+    return any(re.search(r"\w", line) for line in lines)
+
+
+def _cut_repeated_lines(lines: list[str]) -> list[str]:
+    content = [number for number, line in enumerate(lines) if line.strip()]
+    for position in range(len(content)):
+        for period in range(1, 5):
+            if position + 2 * period > len(content):
+                break
+            first = [lines[content[position + k]].rstrip() for k in range(period)]
+            second = [lines[content[position + period + k]].rstrip() for k in range(period)]
+            if (
+                first == second
+                and _is_substantial(first)
+                and not all(is_closer_only(line) for line in first)
+            ):
+                return lines[: content[position + period]]
+    return lines
+
+
+_REPEATED_UNIT = re.compile(r"(.{1,24}?)\1{3,}")
+
+
+def ends_in_loop(line: str) -> bool:
+    """True when the line ends in a unit repeated 4+ times (a partial last unit allowed)."""
+    body = line.rstrip()
+    for match in _REPEATED_UNIT.finditer(body):
+        unit = match.group(1)
+        rest = body[match.end() :]
+        if unit.startswith(rest) and re.search(r"\w", unit) and len(match.group(0)) >= 16:
+            return True
+    return False
+
+
+def truncate_block(text: str, context: Context) -> str:
+    """Multi-line mode: stop where the block the completion is in (or opened) ends.
+
+    Judged by the parse of prefix + completion + suffix where a grammar exists,
+    by indentation otherwise (and when the parse cannot tell).
+    """
+    if not context.multiline or "\n" not in text:
+        return text
+    grammar = grammar_of(context)
+    if grammar is not None:
+        cut = _parse_block_cut(text, context, grammar)
+        if cut is not None:
+            return text[:cut]
+    return _indent_block_cut(text, context)
+
+
+def _parse_block_cut(text: str, context: Context, grammar: str) -> int | None:
+    """Cut index from the syntax tree, or None when the tree cannot tell."""
+    window = window_for(context)
+    tree = _parse(grammar, window.source(text))
+    if tree is None:
+        return None
+    start = window.start
+    end = start + len(text.encode())
+    node: Node | None = tree.root_node.descendant_for_byte_range(start, start)
+    while node is not None and not (node.start_byte < start < node.end_byte):
+        node = node.parent
+    if node is None or node.parent is None:
+        if not window.at_top:
+            return None
+        return _first_block_cut(text, tree.root_node, start, end)
+    if node.is_error:
+        return None
+    if node.end_byte >= end:
+        return len(text)
+    index = char_index(text, node.end_byte - start)
+    return line_end_after(text, max(0, index - 1))
+
+
+def _first_block_cut(text: str, root: Node, start: int, end: int) -> int | None:
+    """At top level: keep the first multi-line statement the completion wrote, if it ends."""
+    for child in root.named_children:
+        if child.end_byte <= start or child.type == "comment":
+            continue
+        if child.start_byte >= end or child.is_error or child.has_error:
+            return None
+        if child.end_byte >= end or child.start_point.row == child.end_point.row:
+            return len(text)
+        index = char_index(text, child.end_byte - start)
+        return line_end_after(text, max(0, index - 1))
+    return None
+
+
+def indent_block_end(text: str, context: Context) -> int:
+    """Indentation rule: where the first line that leaves the cursor's block starts.
+
+    A line less indented than the completion's first line leaves the block;
+    so does a line back at that level once the first line opened a block
+    (``else``/``except``-style continuations excepted). A closing-bracket-only
+    line is the block's own end: it is kept (bracket balancing judges it).
+    Returns ``len(text)`` when every line stays inside.
+    """
+    base = base_indent(text, context)
+    opened = opens_block(context, text)
+    deeper_seen = False
+    offset = text.find("\n")
+    while offset != -1:
+        start = offset + 1
+        offset = text.find("\n", start)
+        line = text[start : offset if offset != -1 else len(text)].rstrip("\r")
+        if not line.strip():
+            continue
+        width = indent_width(leading_ws(line))
+        if width > base:
+            deeper_seen = True
+            continue
+        if width == base and not (opened and deeper_seen):
+            continue
+        if width == base and _CONTINUATION.match(line.lstrip()):
+            continue
+        if is_closer_only(line):
+            return offset if offset != -1 else len(text)
+        return start - 1
+    return len(text)
+
+
+def _indent_block_cut(text: str, context: Context) -> str:
+    return text[: indent_block_end(text, context)]
+
+
+def balance_brackets(text: str, context: Context) -> str:
+    """Stop before a closing bracket the suffix already supplies.
+
+    A closer in the completion that closes a bracket opened before the cursor
+    duplicates one of the suffix's closers, unless the suffix closes fewer
+    brackets than are open. Once the completion has closed the cursor's
+    enclosing bracket in multi-line mode, it has left its block: cut there.
+    """
+    grammar = grammar_of(context)
+    line_open = unclosed_openers(context.line_prefix, grammar)
+    line_closed = unmatched_closers(context.line_suffix, grammar)
+    rest_open: int | None = None
+    rest_closed: int | None = None
+    depth = 0
+    dips = 0
+    for index, char in brackets(text, grammar):
+        if char in _OPENERS:
+            depth += 1
+            continue
+        if depth:
+            depth -= 1
+            continue
+        dips += 1
+        on_first_line = "\n" not in text[:index]
+        if on_first_line and dips <= line_open:
+            if dips <= line_open - line_closed:
+                continue
+            return text[:index]
+        if rest_open is None or rest_closed is None:
+            rest_open = unclosed_openers(recent_prefix(context.prefix), grammar) - line_open
+            rest_closed = unmatched_closers(context.suffix, grammar) - line_closed
+        if rest_closed > 0 or dips - line_open > rest_open:
+            return text[:index].rstrip(" \t") if "\n" in text[:index] else text[:index]
+        if context.multiline:
+            return text[: line_end_after(text, index)]
+    return text
+
+
+def trim_syntax_errors(text: str, context: Context) -> str:
+    """Multi-line mode: drop trailing lines that leave the inserted code unparsable.
+
+    The candidate is parsed in its window; if ERROR or MISSING nodes start
+    inside it, shorter candidates (whole lines off the end) are tried, and the
+    longest with the fewest errors wins. No grammar, no change.
+    """
+    if not context.multiline or "\n" not in text.strip():
+        return text
+    grammar = grammar_of(context)
+    if grammar is None:
+        return text
+    window = window_for(context)
+    start = window.start
+
+    def score(candidate: str) -> int:
+        # Errors from the candidate on: the suffix below is judged with it.
+        tree = _parse(grammar, window.source(candidate))
+        return 0 if tree is None else error_nodes(tree.root_node, start, tree.root_node.end_byte)
+
+    best = score(text)
+    if best == 0:
+        return text
+    chosen = text
+    lines = text.split("\n")
+    for tries, keep in enumerate(range(len(lines) - 1, 0, -1), start=1):
+        candidate = "\n".join(lines[:keep]).rstrip()
+        if not candidate.strip():
+            break
+        errors = score(candidate)
+        if errors < best:
+            best, chosen = errors, candidate
+            if errors == 0:
+                break
+        if tries >= MAX_SYNTAX_TRIES:
+            break
+    return chosen
+
+
+@dataclass(frozen=True)
+class IndentStyle:
+    """How a document indents: with tabs, or with ``width`` spaces per level."""
+
+    tabs: bool
+    width: int
+
+
+def detect_style(text: str) -> IndentStyle | None:
+    """The indentation style of ``text``, or None when it has no indented lines."""
+    tab_lines = space_lines = 0
+    steps: dict[int, int] = {}
+    previous = 0
+    for line in lines_of(text):
+        if not line.strip():
+            continue
+        ws = leading_ws(line)
+        if ws.startswith("\t"):
+            tab_lines += 1
+        elif ws:
+            space_lines += 1
+        width = len(ws) if "\t" not in ws else previous
+        if " " in ws and "\t" not in ws and width != previous:
+            step = abs(width - previous)
+            steps[step] = steps.get(step, 0) + 1
+        previous = width
+    if not tab_lines and not space_lines:
+        return None
+    if tab_lines > space_lines:
+        return IndentStyle(tabs=True, width=4)
+    common = [step for step, _ in sorted(steps.items(), key=lambda item: -item[1])]
+    width = next((step for step in common if step in (2, 3, 4, 8)), 4)
+    return IndentStyle(tabs=False, width=width)
+
+
+def normalize_indentation(text: str, context: Context) -> str:
+    """Re-indent lines after the first in the document's style (tabs or spaces, width)."""
+    if "\n" not in text:
+        return text
+    style = detect_style(context.prefix[-4000:] + context.suffix[:2000])
+    if style is None:
+        return text
+    lines = lines_of(text)
+    body = [line for line in lines[1:] if line.strip()]
+    if not body:
+        return text
+    uses_tabs = any(line.startswith("\t") for line in body)
+    uses_spaces = any(line.startswith(" ") for line in body)
+    if style.tabs and uses_spaces and not uses_tabs:
+        unit = _space_unit(body)
+        lines[1:] = [_respace(line, unit, "\t", 1) for line in lines[1:]]
+    elif not style.tabs and uses_tabs:
+        lines[1:] = [
+            leading_ws(line).replace("\t", " " * style.width) + line.lstrip(" \t")
+            for line in lines[1:]
+        ]
+    elif not style.tabs and uses_spaces and not uses_tabs:
+        base = indent_width(leading_ws(context.line_prefix + lines[0]))
+        unit = _space_unit([" " * max(0, len(leading_ws(line)) - base) for line in body])
+        if unit != style.width and unit in (2, 4, 8) and _levels_fit(body, base, unit):
+            lines[1:] = [_rescale(line, base, unit, style.width) for line in lines[1:]]
+    return "\n".join(lines)
+
+
+def _space_unit(lines: Sequence[str]) -> int:
+    widths = [len(leading_ws(line)) for line in lines if leading_ws(line)]
+    unit = functools.reduce(math.gcd, widths, 0)
+    return unit if unit in (2, 3, 4, 8) else 4
+
+
+def _respace(line: str, unit: int, char: str, per_level: int) -> str:
+    ws = leading_ws(line)
+    levels, extra = divmod(len(ws), unit)
+    return char * (levels * per_level) + " " * extra + line[len(ws) :]
+
+
+def _levels_fit(body: Sequence[str], base: int, unit: int) -> bool:
+    return all(
+        (len(leading_ws(line)) - base) % unit == 0 and len(leading_ws(line)) >= base
+        for line in body
+    )
+
+
+def _rescale(line: str, base: int, unit: int, width: int) -> str:
+    if not line.strip():
+        return line
+    ws = len(leading_ws(line))
+    return " " * (base + (ws - base) // unit * width) + line[ws:]
+
+
+def trim_trailing_whitespace(text: str, context: Context) -> str:
+    """No trailing blank lines or spaces, on any line: the editor shows them as noise."""
+    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
+
+
+def drop_empty(text: str, context: Context) -> str:
+    """Nothing to show if the completion is blank or only repeats the suffix."""
+    body = text.strip()
+    if not body:
+        return ""
+    if body == context.line_suffix.strip():
+        return ""
+    if body == context.suffix.strip():
+        return ""
+    if not context.line_suffix.strip():
+        following = next((line for line in suffix_lines(context) if line.strip()), "")
+        if body == following.strip():
+            return ""
+    return text
+
+
+DEFAULT_FILTERS: tuple[Filter, ...] = (
+    normalize_newlines,
+    keep_first_line,
+    trim_suffix_overlap,
+    drop_repetition,
+    truncate_block,
+    balance_brackets,
+    trim_syntax_errors,
+    normalize_indentation,
+    trim_trailing_whitespace,
+    drop_empty,
+)
+"""The order the pipeline runs them in; docs/postprocessing.md says why."""

@@ -25,6 +25,7 @@ METRICS = (
     ("parses", "parses"),
     ("pass1", "pass@1"),
     ("empty", "empty"),
+    ("skipped", "skipped"),
     ("errors", "errors"),
     ("latencyP50Ms", "p50 ms"),
     ("latencyP95Ms", "p95 ms"),
@@ -102,6 +103,7 @@ def metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "pass1": _rate(tested, "passed") if tested else None,
         "tested": len(tested),
         "empty": sum(1 for r in records if not r.get("completion")),
+        "skipped": sum(1 for r in records if r.get("skipped")),
         "errors": sum(1 for r in records if r.get("error")),
         "latencyP50Ms": percentile(latencies, 0.5),
         "latencyP95Ms": percentile(latencies, 0.95),
@@ -273,7 +275,8 @@ def markdown_report(summary: dict[str, Any], records: Sequence[dict[str, Any]]) 
         "EM: exact match after normalizing whitespace at line ends and at both ends. "
         "ES: mean edit similarity (1 - Levenshtein / longer length). parses: the file "
         "parses without tree-sitter errors after insertion. pass@1: the tests pass with "
-        "the completion (greedy, one sample). Latency: the server's totalMs per request.",
+        "the completion (greedy, one sample). empty: no completion shown; skipped: the "
+        "server declined and said why (see holes.jsonl). Latency: the server's totalMs.",
         "",
         "## Latency",
         "",

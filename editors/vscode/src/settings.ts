@@ -16,7 +16,8 @@ export interface DscoderSettings {
   engineEndpoint: string;
   modelPath: string;
   modelName: string;
-  maxTokens: number;
+  /** null: the server decides (its config file, DSCODER_MAX_TOKENS, or 64). */
+  maxTokens: number | null;
   debounceMs: number;
 }
 
@@ -34,7 +35,7 @@ function text(value: unknown, fallback = ""): string {
   return typeof value === "string" ? value.trim() : fallback;
 }
 
-function whole(value: unknown, fallback: number, minimum: number): number {
+function whole<F extends number | null>(value: unknown, fallback: F, minimum: number): number | F {
   return typeof value === "number" && Number.isFinite(value)
     ? Math.max(minimum, Math.floor(value))
     : fallback;
@@ -58,7 +59,7 @@ export function readSettings(get: SettingGetter): DscoderSettings {
     engineEndpoint: text(get<unknown>("engine.endpoint", "")),
     modelPath: text(get<unknown>("model.path", "")),
     modelName: text(get<unknown>("model.name", "")),
-    maxTokens: whole(get<unknown>("maxTokens", 64), 64, 1),
+    maxTokens: whole(get<unknown>("maxTokens", null), null, 1),
     debounceMs: whole(get<unknown>("debounceMs", 75), 75, 0),
   };
 }
@@ -78,7 +79,8 @@ export function languageEnabled(settings: DscoderSettings, languageId: string): 
  * settings are left out so the server's own defaults apply.
  */
 export function serverTree(settings: DscoderSettings): Record<string, unknown> {
-  const tree: Record<string, unknown> = { maxTokens: settings.maxTokens };
+  const tree: Record<string, unknown> = {};
+  if (settings.maxTokens !== null) tree.maxTokens = settings.maxTokens;
   const model: Record<string, string> = {};
   if (settings.modelPath) model.path = settings.modelPath;
   if (settings.modelName) model.name = settings.modelName;
@@ -114,11 +116,25 @@ export function serverCommand(
   };
 }
 
-/** Whether a settings change needs a new server process (not just new config). */
+function leafPaths(tree: Record<string, unknown>, prefix = ""): string[] {
+  return Object.entries(tree).flatMap(([key, value]) =>
+    value !== null && typeof value === "object"
+      ? leafPaths(value as Record<string, unknown>, `${prefix}${key}.`)
+      : [`${prefix}${key}`],
+  );
+}
+
+/**
+ * Whether a settings change needs a new server process, not just new config:
+ * a new command line, or a setting cleared (the server would otherwise keep
+ * the value it got in initializationOptions).
+ */
 export function needsRestart(before: DscoderSettings, after: DscoderSettings): boolean {
+  const kept = new Set(leafPaths(serverTree(after)));
   return (
     before.serverPath !== after.serverPath ||
-    JSON.stringify(before.serverArgs) !== JSON.stringify(after.serverArgs)
+    JSON.stringify(before.serverArgs) !== JSON.stringify(after.serverArgs) ||
+    leafPaths(serverTree(before)).some((key) => !kept.has(key))
   );
 }
 

@@ -141,7 +141,7 @@ describe("controller", () => {
     const { spec } = clients[0];
     assert.equal(spec.command, "/opt/dscoder/bin/dscoder-lsp");
     assert.deepEqual(spec.args, ["-v"]);
-    assert.deepEqual(spec.initializationOptions, { maxTokens: 64, model: { path: "/models/tiny.gguf" } });
+    assert.deepEqual(spec.initializationOptions, { model: { path: "/models/tiny.gguf" } });
     assert.ok(spec.middleware.provideInlineCompletionItems);
     assert.equal(clients[0].started, 1);
     await controller.dispose();
@@ -221,7 +221,7 @@ describe("controller", () => {
     const last = clients[0].notifications.at(-1);
     assert.equal(last?.method, DID_CHANGE_CONFIGURATION);
     assert.deepEqual(last?.params, {
-      settings: { dscoder: { maxTokens: 64, engine: { name: "vllm", endpoint: "http://127.0.0.1:8000" } } },
+      settings: { dscoder: { engine: { name: "vllm", endpoint: "http://127.0.0.1:8000" } } },
     });
     const sent = clients[0].notifications.length;
     stub.changeSetting("debounceMs", 10); // client-only: nothing to tell the server
@@ -234,7 +234,6 @@ describe("controller", () => {
     assert.equal(clients[0].stopped, 1);
     assert.equal(clients[1].spec.command, "/other/dscoder-lsp");
     assert.deepEqual(clients[1].spec.initializationOptions, {
-      maxTokens: 64,
       engine: { name: "vllm", endpoint: "http://127.0.0.1:8000" },
     });
     await controller.dispose();

@@ -24,7 +24,7 @@ describe("readSettings", () => {
     assert.equal(settings.enable, true);
     assert.equal(settings.serverPath, "dscoder-lsp");
     assert.deepEqual(settings.serverArgs, []);
-    assert.equal(settings.maxTokens, 64);
+    assert.equal(settings.maxTokens, null);
     assert.equal(settings.debounceMs, 75);
     assert.equal(settings.enableLanguages.markdown, false);
   });
@@ -60,7 +60,7 @@ describe("languageEnabled", () => {
 
 describe("serverTree", () => {
   it("nests camelCase sections as lsp/config.py expects and leaves out empty values", () => {
-    assert.deepEqual(serverTree(settingsFrom({})), { maxTokens: 64 });
+    assert.deepEqual(serverTree(settingsFrom({})), {});
     const tree = serverTree(
       settingsFrom({
         "model.path": "/models/a.gguf",
@@ -78,7 +78,9 @@ describe("serverTree", () => {
   });
 
   it("never carries client-only settings to the server", () => {
-    const tree = serverTree(settingsFrom({ debounceMs: 10, enable: false, "server.path": "/x" }));
+    const tree = serverTree(
+      settingsFrom({ debounceMs: 10, enable: false, "server.path": "/x", maxTokens: 12 }),
+    );
     assert.deepEqual(Object.keys(tree), ["maxTokens"]);
   });
 });
@@ -106,6 +108,10 @@ describe("server command", () => {
     assert.equal(needsRestart(base, settingsFrom({ "server.path": "/other" })), true);
     assert.equal(needsRestart(base, settingsFrom({ "server.args": ["-v"] })), true);
     assert.equal(needsRestart(base, settingsFrom({ "model.path": "/m.gguf" })), false);
+    // Clearing a setting the server got at initialize needs a fresh start.
+    assert.equal(needsRestart(settingsFrom({ "model.path": "/m.gguf" }), base), true);
+    assert.equal(needsRestart(settingsFrom({ maxTokens: 8 }), base), true);
+    assert.equal(needsRestart(settingsFrom({ maxTokens: 8 }), settingsFrom({ maxTokens: 9 })), false);
     assert.equal(serverTreeChanged(base, settingsFrom({ "model.path": "/m.gguf" })), true);
     assert.equal(serverTreeChanged(base, settingsFrom({ debounceMs: 5 })), false);
   });

@@ -2,7 +2,9 @@
 
 The first stage's input. Offsets here are Python string indices (code
 points); converting LSP positions (UTF-16 by default) into them is lsp/'s job.
-Listeners (the incremental syntax tree) see every edit as it happens.
+Every edit is passed on to the document's incremental syntax tree
+(``completion.syntax``; O(1) per edit, reparsed lazily by ``syntax_tree()``)
+and then to the listeners.
 """
 
 from __future__ import annotations
@@ -11,6 +13,12 @@ import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from completion.syntax import SyntaxTree
+
+if TYPE_CHECKING:
+    from tree_sitter import Tree
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -44,9 +52,38 @@ class Document:
     version: int = 0
     listeners: list[EditListener] = field(default_factory=list, repr=False)
     _line_starts: list[int] = field(default_factory=list, repr=False)
+    _syntax: SyntaxTree | None = field(default=None, init=False, repr=False, compare=False)
+    _syntax_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._line_starts = [0, *line_starts_of(self.text)]
+
+    @property
+    def syntax(self) -> SyntaxTree | None:
+        """The incremental tree holder for this document's language (None: text rules)."""
+        if self._syntax_key != self.language_id:
+            self._syntax_key = self.language_id
+            self._syntax = SyntaxTree.for_document(self.uri, self.language_id)
+        return self._syntax
+
+    @property
+    def grammar(self) -> str | None:
+        """The tree-sitter grammar name, or None when the language has none."""
+        syntax = self.syntax
+        return syntax.grammar if syntax is not None else None
+
+    def syntax_tree(self) -> Tree | None:
+        """The tree of the current text, brought up to date now (incrementally)."""
+        syntax = self.syntax
+        return syntax.tree(self.text) if syntax is not None else None
+
+    def snapshot(self) -> Document:
+        """A frozen copy for a background job; it shares the parsed tree."""
+        copy = Document(self.uri, self.text, self.language_id, self.version)
+        tree = self.syntax_tree()
+        if tree is not None and copy.syntax is not None:
+            copy.syntax.adopt(tree.copy(), copy.text)
+        return copy
 
     @property
     def line_count(self) -> int:
@@ -80,6 +117,8 @@ class Document:
         self.text = self.text[:start] + new_text + self.text[end:]
         self._reindex(start, end, len(new_text))
         edit = DocumentEdit(start, end, start + len(new_text), old_text, new_text)
+        if self._syntax is not None:
+            self._syntax.edit(edit.start, edit.old_end, edit.new_end)
         for listener in self.listeners:
             listener(self, edit)
         return edit
@@ -101,5 +140,6 @@ class Document:
         scan_to = tail[0] if tail else len(self.text)
         head = self._line_starts[: first + 1]
         middle = line_starts_of(self.text[scan_from:scan_to], scan_from)
-        middle = [offset for offset in middle if offset < scan_to]
+        if tail:  # the break before tail[0] is already in tail
+            middle = [offset for offset in middle if offset < scan_to]
         self._line_starts = head + middle + tail

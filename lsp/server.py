@@ -32,6 +32,10 @@ class DscoderProtocol(LanguageServerProtocol):
     """Answers malformed requests with an error instead of dropping them."""
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if isinstance(data, dict) and "method" in data and "params" not in data:
+            # JSON-RPC lets a request or notification omit params; lsprotocol's
+            # generic message types require the field.
+            data = {**data, "params": None}
         try:
             return super().structure_message(data)
         except JsonRpcException as error:

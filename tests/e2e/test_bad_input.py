@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +148,17 @@ def _frame(body: bytes) -> bytes:
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
+def _messages(stream: bytes) -> list[dict[str, object]]:
+    """Split an LSP byte stream into its JSON bodies."""
+    messages = []
+    while stream:
+        header, _, rest = stream.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: (\d+)", header).group(1))  # type: ignore[union-attr]
+        messages.append(json.loads(rest[:length]))
+        stream = rest[length:]
+    return messages
+
+
 def test_malformed_messages_do_not_kill_the_server(any_model: Path) -> None:
     """Garbage JSON and a bad request body, then a valid initialize gets its answer."""
     initialize = (
@@ -159,6 +172,7 @@ def test_malformed_messages_do_not_kill_the_server(any_model: Path) -> None:
             b'"params":{"position":"nowhere"}}'
         )
         + _frame(initialize)
+        + _frame(b'{"jsonrpc":"2.0","id":8,"method":"dscoder/stats"}')
     )
     process = subprocess.run(
         server_command("--model", str(any_model)),
@@ -171,4 +185,7 @@ def test_malformed_messages_do_not_kill_the_server(any_model: Path) -> None:
     assert b'"capabilities"' in process.stdout
     # The bad request got an error response rather than silence.
     assert b'"id":1' in process.stdout.replace(b" ", b"")
+    # A request without params (legal JSON-RPC) is answered with a result.
+    stats = next(answer for answer in _messages(process.stdout) if answer.get("id") == 8)
+    assert "requests" in stats["result"], stats
     assert sys.executable  # the server ran under this interpreter

@@ -112,19 +112,14 @@ class LlamaCppEngine:
         from llama_cpp import Llama
 
         started = time.perf_counter()
-        try:
-            llama = Llama(
-                model_path=str(path),
-                n_ctx=self.options.n_ctx,
-                n_threads=self.options.n_threads,
-                n_batch=self.options.n_batch,
-                n_gpu_layers=self.options.n_gpu_layers,
-                seed=self.options.seed,
-                use_mmap=self.options.use_mmap,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError, OSError) as error:
-            raise ModelLoadError(f"llama.cpp could not load {path}: {error}") from error
+        llama = self._open(Llama, path, self.options.n_ctx)
+        trained = _trained_context(llama.metadata or {})
+        if trained and trained < self.options.n_ctx:
+            # Positions past the trained context give garbage; a small model is
+            # cheap to load twice, and a big one rarely has a context this short.
+            log.info("%s was trained on %d tokens of context; using that", path, trained)
+            del llama
+            llama = self._open(Llama, path, trained)
         self._llama = llama
         metadata = {str(k): str(v) for k, v in (llama.metadata or {}).items()}
         special = frozenset(token for token in self.probe_tokens if self._is_single_token(token))
@@ -149,6 +144,21 @@ class LlamaCppEngine:
             info.context_length,
         )
         return info
+
+    def _open(self, llama_class: Any, path: Path, n_ctx: int) -> Any:
+        try:
+            return llama_class(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=self.options.n_threads,
+                n_batch=self.options.n_batch,
+                n_gpu_layers=self.options.n_gpu_layers,
+                seed=self.options.seed,
+                use_mmap=self.options.use_mmap,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as error:
+            raise ModelLoadError(f"llama.cpp could not load {path}: {error}") from error
 
     def _is_single_token(self, text: str) -> bool:
         tokens = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -295,3 +305,12 @@ class LlamaCppEngine:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, llama.close)
         self._executor.shutdown(wait=False)
+
+
+def _trained_context(metadata: dict[str, Any]) -> int:
+    """The context length the model was trained with, from GGUF metadata (0 if unknown)."""
+    architecture = metadata.get("general.architecture", "")
+    try:
+        return int(metadata.get(f"{architecture}.context_length", 0))
+    except (TypeError, ValueError):
+        return 0

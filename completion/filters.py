@@ -11,6 +11,7 @@ suffix. docs/postprocessing.md explains the order and the reasons.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import threading
@@ -36,7 +37,7 @@ _CONTINUATION = re.compile(
 _BLOCK_OPENER = re.compile(r"(:|\{|\(|\[|=>|\bdo|\bthen)\s*$")
 
 # Bounded parse window: lines of prefix above and suffix below the candidate.
-WINDOW_ABOVE = 30
+WINDOW_ABOVE = 80
 WINDOW_BELOW = 15
 # Most extra parses the syntax check may spend shortening one completion.
 MAX_SYNTAX_TRIES = 6
@@ -190,6 +191,8 @@ class Window:
     below: str
     at_top: bool
     """True when ``above`` starts at a top-level line (or the start of the file)."""
+    closed: bool = True
+    """True when ``below`` ends with a top-level line, not at a size cap."""
 
     def source(self, candidate: str) -> bytes:
         return (self.above + candidate + self.below).encode()
@@ -199,8 +202,18 @@ class Window:
         return len(self.above.encode())
 
 
+def is_top_level_start(line: str) -> bool:
+    """A line at column 0 that can begin a top-level construct (not ``)``, ``}``...)."""
+    return bool(line.strip()) and not line[0].isspace() and line[0] not in _CLOSERS
+
+
 def window_for(context: Context) -> Window:
-    """The bounded stretch of document the syntax checks parse."""
+    """The bounded stretch of document the syntax checks parse.
+
+    Above: back to the nearest top-level line (at most ``WINDOW_ABOVE`` lines),
+    so the parse starts where the grammar expects. Below: through the next
+    top-level line (at most ``WINDOW_BELOW`` lines).
+    """
     prefix = context.prefix
     start = len(prefix)
     at_top = False
@@ -210,23 +223,24 @@ def window_for(context: Context) -> Window:
             break
         start = prefix.rfind("\n", 0, start - 1) + 1
         line_end = prefix.find("\n", start)
-        line = prefix[start : line_end if line_end != -1 else len(prefix)]
-        if line.strip() and not line[0].isspace() and not is_closer_only(line):
+        if is_top_level_start(prefix[start : line_end if line_end != -1 else len(prefix)]):
             at_top = True
             break
     above = prefix[start:]
     suffix = context.suffix
     end = suffix.find("\n")
     taken = 0
+    closed = False
     while end != -1 and taken < WINDOW_BELOW:
         next_end = suffix.find("\n", end + 1)
         line = suffix[end + 1 : next_end if next_end != -1 else len(suffix)]
         end = next_end
         taken += 1
         if line.strip() and not line[0].isspace():
+            closed = True
             break
     below = suffix if end == -1 else suffix[:end]
-    return Window(above=above, below=below, at_top=at_top)
+    return Window(above=above, below=below, at_top=at_top, closed=closed)
 
 
 @functools.lru_cache(maxsize=32)
@@ -290,15 +304,19 @@ def _trim_line_suffix(text: str, context: Context) -> str:
         return text
     first, newline, rest = text.partition("\n")
     body = first.rstrip()
-    if body.endswith(tail) and len(body) > len(tail):
-        first = body[: -len(tail)]
-    else:
-        # The completion may end with only the start of the suffix's closers: `x)` before `):`.
-        for size in range(min(len(tail), len(body) - 1), 0, -1):
-            piece = tail[:size]
-            if body.endswith(piece) and all(char in _PUNCTUATION for char in piece):
-                first = body[:-size]
-                break
+    grammar = grammar_of(context)
+    open_before = unclosed_openers(body, grammar)
+    for size in range(min(len(tail), len(body) - 1), 0, -1):
+        piece = tail[:size]
+        # The whole rest of the line, or only the start of its closers: `x)` before `):`.
+        if not body.endswith(piece) or (
+            size < len(tail) and not all(char in _PUNCTUATION for char in piece)
+        ):
+            continue
+        if unclosed_openers(body[:-size], grammar) > open_before:
+            break  # those closers close the completion's own brackets
+        first = body[:-size]
+        break
     return first + newline + rest
 
 
@@ -352,20 +370,25 @@ def _matches_suffix(lines: Sequence[str], below: Sequence[str]) -> bool:
 
 
 def drop_repetition(text: str, context: Context) -> str:
-    """Cut a block of lines that repeats right after itself, and lines ending in a loop."""
+    """Cut a block of lines that repeats right after itself, and a line's looping tail.
+
+    A looping tail (a unit repeated 4+ times to the end of the line) keeps one
+    unit; the lines after it go, as the model was no longer making progress.
+    """
     lines = lines_of(text)
     shown = _cut_repeated_lines([context.line_prefix + lines[0], *lines[1:]])
     lines = lines[: len(shown)]
     for number, line in enumerate(lines):
-        if ends_in_loop(line):
-            # A looping line is degenerate output: it and everything after go.
-            lines = lines[:number]
+        shortened = cut_loop(line)
+        if shortened is not None:
+            lines = [*lines[:number], shortened]
             break
     return "\n".join(lines)
 
 
 def _is_substantial(lines: Sequence[str]) -> bool:
-    return any(re.search(r"\w", line) for line in lines)
+    """Lines with more than closing brackets: repeating those is not a loop."""
+    return any(line.strip() and not is_closer_only(line) for line in lines)
 
 
 def _cut_repeated_lines(lines: list[str]) -> list[str]:
@@ -376,27 +399,41 @@ def _cut_repeated_lines(lines: list[str]) -> list[str]:
                 break
             first = [lines[content[position + k]].rstrip() for k in range(period)]
             second = [lines[content[position + period + k]].rstrip() for k in range(period)]
-            if (
-                first == second
-                and _is_substantial(first)
-                and not all(is_closer_only(line) for line in first)
-            ):
+            if first == second and _is_substantial(first):
                 return lines[: content[position + period]]
     return lines
 
 
-_REPEATED_UNIT = re.compile(r"(.{1,24}?)\1{3,}")
+_REPEATED_UNIT = re.compile(r"(.{1,40}?)\1{3,}")
 
 
-def ends_in_loop(line: str) -> bool:
-    """True when the line ends in a unit repeated 4+ times (a partial last unit allowed)."""
+def cut_loop(line: str) -> str | None:
+    """``line`` with its looping tail reduced to one element, or None if it does not loop.
+
+    The loop is a unit repeated 4+ times up to the end of the line (the last
+    copy may be cut off). Read as separator + element (``, max_depth``), the
+    line is kept up to the first copy that follows a whole element, so
+    ``depth, max_depth, max_depth, ...`` keeps ``depth, max_depth``.
+    """
     body = line.rstrip()
     for match in _REPEATED_UNIT.finditer(body):
         unit = match.group(1)
         rest = body[match.end() :]
-        if unit.startswith(rest) and re.search(r"\w", unit) and len(match.group(0)) >= 16:
-            return True
-    return False
+        if not unit.startswith(rest) or len(set(unit.strip())) < 2 or len(match.group(0)) < 16:
+            continue
+        start, period = match.start(), len(unit)
+        turn = next((r for r in range(period) if unit[r] in ",;"), None)
+        if turn is None:
+            return body[: start + period].rstrip(" ,;")
+        aligned = unit[turn:] + unit[:turn]
+        element = aligned.strip(" ,;")
+        at = body.find(aligned, start)
+        while at != -1 and at < len(body):
+            if element in body[:at]:
+                return body[:at]
+            at += period
+        return body[: start + period].rstrip(" ,;")
+    return None
 
 
 def truncate_block(text: str, context: Context) -> str:
@@ -426,9 +463,9 @@ def _parse_block_cut(text: str, context: Context, grammar: str) -> int | None:
     node: Node | None = tree.root_node.descendant_for_byte_range(start, start)
     while node is not None and not (node.start_byte < start < node.end_byte):
         node = node.parent
+    if not window.at_top:
+        return None  # a window cut mid-construct parses as noise: use indentation
     if node is None or node.parent is None:
-        if not window.at_top:
-            return None
         return _first_block_cut(text, tree.root_node, start, end)
     if node.is_error:
         return None
@@ -462,7 +499,12 @@ def indent_block_end(text: str, context: Context) -> int:
     Returns ``len(text)`` when every line stays inside.
     """
     base = base_indent(text, context)
-    opened = opens_block(context, text)
+    # The block the completion opened: the cursor line's (``if x:`` then Enter),
+    # or, at top level, the completion's own first line (a new function).
+    if context.line_prefix.strip():
+        opened = opens_block(context, "")
+    else:
+        opened = base == 0 and opens_block(context, text)
     deeper_seen = False
     offset = text.find("\n")
     while offset != -1:
@@ -531,8 +573,9 @@ def trim_syntax_errors(text: str, context: Context) -> str:
     """Multi-line mode: drop trailing lines that leave the inserted code unparsable.
 
     The candidate is parsed in its window; if ERROR or MISSING nodes start
-    inside it, shorter candidates (whole lines off the end) are tried, and the
-    longest with the fewest errors wins. No grammar, no change.
+    inside it or below it, shorter candidates (whole lines off the end) are
+    tried, and the longest that parses cleanly wins. If none does, the errors
+    are not the tail's fault and the text stays. No grammar, no change.
     """
     if not context.multiline or "\n" not in text.strip():
         return text
@@ -540,30 +583,28 @@ def trim_syntax_errors(text: str, context: Context) -> str:
     if grammar is None:
         return text
     window = window_for(context)
+    if not window.at_top:
+        return text  # a window cut mid-construct: its errors say nothing about the text
     start = window.start
 
     def score(candidate: str) -> int:
-        # Errors from the candidate on: the suffix below is judged with it.
-        tree = _parse(grammar, window.source(candidate))
-        return 0 if tree is None else error_nodes(tree.root_node, start, tree.root_node.end_byte)
+        # Errors from the candidate on: the suffix below is judged with it. A
+        # MISSING closer at the very end is the window's cut, not the candidate's.
+        source = window.source(candidate)
+        tree = _parse(grammar, source)
+        limit = len(source) if window.closed else len(source.rstrip()) - 1
+        return 0 if tree is None else error_nodes(tree.root_node, start, limit)
 
-    best = score(text)
-    if best == 0:
+    if score(text) == 0:
         return text
-    chosen = text
     lines = text.split("\n")
     for tries, keep in enumerate(range(len(lines) - 1, 0, -1), start=1):
         candidate = "\n".join(lines[:keep]).rstrip()
-        if not candidate.strip():
+        if not candidate.strip() or tries > MAX_SYNTAX_TRIES:
             break
-        errors = score(candidate)
-        if errors < best:
-            best, chosen = errors, candidate
-            if errors == 0:
-                break
-        if tries >= MAX_SYNTAX_TRIES:
-            break
-    return chosen
+        if score(candidate) == 0:
+            return candidate
+    return text  # nothing shorter parses cleanly: the errors are not the tail's
 
 
 @dataclass(frozen=True)
@@ -624,8 +665,8 @@ def normalize_indentation(text: str, context: Context) -> str:
         ]
     elif not style.tabs and uses_spaces and not uses_tabs:
         base = indent_width(leading_ws(context.line_prefix + lines[0]))
-        unit = _space_unit([" " * max(0, len(leading_ws(line)) - base) for line in body])
-        if unit != style.width and unit in (2, 4, 8) and _levels_fit(body, base, unit):
+        unit = _opener_step([context.line_prefix + lines[0], *lines[1:]])
+        if unit is not None and unit != style.width:
             lines[1:] = [_rescale(line, base, unit, style.width) for line in lines[1:]]
     return "\n".join(lines)
 
@@ -642,18 +683,28 @@ def _respace(line: str, unit: int, char: str, per_level: int) -> str:
     return char * (levels * per_level) + " " * extra + line[len(ws) :]
 
 
-def _levels_fit(body: Sequence[str], base: int, unit: int) -> bool:
-    return all(
-        (len(leading_ws(line)) - base) % unit == 0 and len(leading_ws(line)) >= base
-        for line in body
-    )
+def _opener_step(lines: Sequence[str]) -> int | None:
+    """The one indent step used after block openers (``:``, ``{``), if they agree."""
+    steps: set[int] = set()
+    content = [line for line in lines if line.strip()]
+    for line, following in itertools.pairwise(content):
+        if line.rstrip().endswith((":", "{")):
+            step = len(leading_ws(following)) - len(leading_ws(line))
+            if step > 0:
+                steps.add(step)
+    if len(steps) == 1:
+        step = steps.pop()
+        return step if step in (2, 4, 8) else None
+    return None
 
 
 def _rescale(line: str, base: int, unit: int, width: int) -> str:
-    if not line.strip():
-        return line
+    """Re-indent ``line`` so each ``unit`` of indent past ``base`` becomes ``width``."""
     ws = len(leading_ws(line))
-    return " " * (base + (ws - base) // unit * width) + line[ws:]
+    if not line.strip() or ws <= base:
+        return line
+    levels, extra = divmod(ws - base, unit)
+    return " " * (base + levels * width + extra) + line[ws:]
 
 
 def trim_trailing_whitespace(text: str, context: Context) -> str:
@@ -668,11 +719,13 @@ def drop_empty(text: str, context: Context) -> str:
         return ""
     if body == context.line_suffix.strip():
         return ""
-    if body == context.suffix.strip():
+    if context.line_suffix.strip() and body == context.suffix.strip():
         return ""
-    if not context.line_suffix.strip():
+    if not context.line_suffix.strip() and "\n" not in body:
         following = next((line for line in suffix_lines(context) if line.strip()), "")
-        if body == following.strip():
+        if (context.line_prefix + text).strip() == following.strip() and indent_width(
+            leading_ws(context.line_prefix + text)
+        ) == indent_width(leading_ws(following)):
             return ""
     return text
 

@@ -113,9 +113,9 @@ def test_repeated_closers_are_not_repetition() -> None:
     assert filters.drop_repetition(raw, PY_BODY) == raw
 
 
-def test_line_ending_in_a_loop_is_dropped() -> None:
-    raw = "x = 1\n    y = foo(foo(foo(foo(foo(foo(fo"
-    assert filters.drop_repetition(raw, PY_BODY) == "x = 1"
+def test_line_ending_in_a_loop_keeps_one_unit() -> None:
+    raw = "x = 1\n    y = f(a, b, b, b, b, b, b, b, b, b, b\n    z = 2"
+    assert filters.drop_repetition(raw, PY_BODY) == "x = 1\n    y = f(a, b"
 
 
 def test_banner_comment_is_not_a_loop() -> None:
@@ -126,14 +126,18 @@ def test_banner_comment_is_not_a_loop() -> None:
 @pytest.mark.parametrize(
     ("line", "loops"),
     [
-        ("a, a, a, a, a, a, a, a, a", True),
-        ("values = [0, 0, 0, 0]", False),
-        ("return self.self.self.self.self.se", True),
-        ("=" * 40, False),
+        ("a, a, a, a, a, a, a, a, a", "a"),
+        ("numbers, numbers, numbers, numbers, numbers", "numbers"),
+        ("f(a, b, b, b, b, b, b, b, b, b, b, b", "f(a, b"),
+        ("f(depth, max_depth, max_depth, max_depth, max_depth, max_de", "f(depth, max_depth"),
+        ("' ', ' ', ' ', ' ', ' ', ' '", "' '"),
+        ("values = [0, 0, 0, 0]", None),
+        ("return self.self.self.self.self.se", "return self."),
+        ("=" * 40, None),
     ],
 )
-def test_ends_in_loop(line: str, loops: bool) -> None:
-    assert filters.ends_in_loop(line) is loops
+def test_cut_loop(line: str, loops: str | None) -> None:
+    assert filters.cut_loop(line) == loops
 
 
 # --- truncate_block

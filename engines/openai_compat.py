@@ -82,6 +82,7 @@ class RemoteOptions:
     """Most seconds for a whole generation, however steadily it streams."""
     connect_retries: int = 2
     max_concurrency: int = 8
+    keepalive_expiry: float = 4.0
     context_length: int | None = None
     """Context window when the server does not report one."""
     shrink_on_overflow: bool = True
@@ -199,6 +200,7 @@ class RemoteEngine:
         self.root = server_root(options.endpoint)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self._retired: list[httpx.AsyncClient] = []
         self._info: ModelInfo | None = None
         self._model: str | None = options.model_name or preset.default_model
         self._special_ids: dict[str, int] = {}
@@ -234,7 +236,10 @@ class RemoteEngine:
                 limits=httpx.Limits(
                     max_connections=options.max_concurrency,
                     max_keepalive_connections=options.max_concurrency,
-                    keepalive_expiry=60.0,
+                    # Below the 5 s idle timeout of uvicorn (vLLM, llama-cpp-python,
+                    # Xinference): reusing a connection the server is closing
+                    # fails a request that cannot be safely resent.
+                    keepalive_expiry=options.keepalive_expiry,
                 ),
                 transport=self._transport,
                 trust_env=False,
@@ -327,8 +332,9 @@ class RemoteEngine:
         return found
 
     async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
+        self._retire_pool()
+        retired, self._retired = self._retired, []
+        for client in retired:
             await client.aclose()
 
     # -- tokens --------------------------------------------------------------
@@ -481,6 +487,25 @@ class RemoteEngine:
         body = self.build_body(request)
         deadline = time.monotonic() + self.options.deadline
         usage.finish_reason = None
+        try:
+            async with contextlib.aclosing(self._run(body, usage, deadline)) as pieces:
+                async for piece in pieces:
+                    yield piece
+        except StreamInterruptedError:
+            # The server dropped a connection: its other pooled ones are
+            # suspect too, and a request on one could not be resent.
+            self._retire_pool()
+            raise
+
+    def _retire_pool(self) -> None:
+        """Open new connections from now on; the old pool closes with the engine."""
+        if self._client is not None:
+            self._retired.append(self._client)
+            self._client = None
+
+    async def _run(
+        self, body: dict[str, Any], usage: GenerationUsage, deadline: float
+    ) -> AsyncGenerator[str, None]:
         async with self._slots, self._open_stream(body) as response:
             if response.status_code >= 400:
                 await response.aread()
@@ -532,7 +557,9 @@ class RemoteEngine:
         async for event in EventSource(response).aiter_sse():
             data = event.data.strip()
             if data == "[DONE]":
-                return
+                # Read to the end of the body so the connection goes back to
+                # the pool (keep-alive) instead of being closed.
+                continue
             if data:
                 yield _json_object(data)
 
@@ -587,7 +614,8 @@ class RemoteEngine:
     # -- HTTP plumbing -------------------------------------------------------
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One non-streaming request, retried only if the connection failed."""
+        """One read-only request (model list, tokenizer): connection failures are retried,
+        and so is a pooled connection the server closed under us."""
         for attempt in range(self.options.connect_retries + 1):
             try:
                 return await self.client.request(method, path, **kwargs)
@@ -595,6 +623,12 @@ class RemoteEngine:
                 if attempt == self.options.connect_retries:
                     self._raise_unreachable(error)
                 await asyncio.sleep(0.2 * 2**attempt)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+                if attempt == self.options.connect_retries:
+                    raise EngineUnavailableError(
+                        f"{self.name}: {self.root}{path} dropped the connection: "
+                        f"{str(error) or type(error).__name__}"
+                    ) from error
             except httpx.TimeoutException as error:
                 raise EngineUnavailableError(
                     f"{self.name}: {self.root}{path} did not answer in time ({error!r})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from dataclasses import replace
 from typing import Any
@@ -269,7 +270,7 @@ async def test_server_killed_mid_stream_then_restarted(vllm: ServerProcess) -> N
     if vllm.process is None:
         pytest.skip("the vLLM server was not started by this session (DSCODER_VLLM_URL)")
     engine = engine_for(vllm, RUN_ON)
-    request = replace(fim_request(tiny_examples()[0]), max_tokens=400)
+    request = replace(fim_request(tiny_examples()[0]), max_tokens=400, stop=())
     try:
         with pytest.raises(EngineUnavailableError, match=r"mid-generation|dropped"):
             async for _ in engine.stream(request):
@@ -316,3 +317,18 @@ def test_serve_vllm_keeps_user_flags_and_hides_the_key(
     assert "--gpu-memory-utilization 0.8" in err and "--trust-remote-code" not in err
     assert "sk-team-secret" not in out + err and "--api-key ***" in err
     assert '"apiKeyEnv": "TEAM_KEY"' in out
+
+
+async def test_sequential_requests_reuse_one_connection(vllm: ServerProcess) -> None:  # noqa: F811
+    if vllm.process is None:
+        pytest.skip("needs the server's access log (DSCODER_VLLM_URL server)")
+    engine = engine_for(vllm)
+    marker = len(vllm.log_text())
+    try:
+        for case in tiny_examples()[:3]:
+            await collect(engine, fim_request(case, max_tokens=4))
+    finally:
+        await engine.close()
+    log = vllm.log_text()[marker:]
+    ports = re.findall(r"127\.0\.0\.1:(\d+) - \"POST /v1/completions", log)
+    assert len(ports) == 3 and len(set(ports)) == 1, ports

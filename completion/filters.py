@@ -302,6 +302,8 @@ def _trim_line_suffix(text: str, context: Context) -> str:
     tail = context.line_suffix.strip()
     if not tail:
         return text
+    if text.strip() == tail:
+        return ""  # the completion is the rest of the line, nothing more
     first, newline, rest = text.partition("\n")
     body = first.rstrip()
     grammar = grammar_of(context)
@@ -665,9 +667,9 @@ def normalize_indentation(text: str, context: Context) -> str:
         ]
     elif not style.tabs and uses_spaces and not uses_tabs:
         base = indent_width(leading_ws(context.line_prefix + lines[0]))
-        unit = _opener_step([context.line_prefix + lines[0], *lines[1:]])
-        if unit is not None and unit != style.width:
-            lines[1:] = [_rescale(line, base, unit, style.width) for line in lines[1:]]
+        step = _opener_step([context.line_prefix + lines[0], *lines[1:]])
+        if step is not None and step != style.width:
+            lines[1:] = [_rescale(line, base, step, style.width) for line in lines[1:]]
     return "\n".join(lines)
 
 

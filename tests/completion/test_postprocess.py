@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,73 @@ def test_tiny_model_examples_survive_overruns(case: dict[str, str], overrun: str
     middle = case["middle"]
     raw = {"none": middle, "suffix": middle + case["suffix"], "eot": middle + EOT + "x"}[overrun]
     assert postprocess(raw, context, stop=[EOT]) == middle.rstrip()
+
+
+# --- golden cases: tests/completion/golden/*.golden
+
+GOLDEN = Path(__file__).parent / "golden"
+CURSOR = "<|cursor|>"
+
+
+@dataclass(frozen=True)
+class GoldenCase:
+    language_id: str
+    name: str
+    multiline: bool
+    source: str
+    output: str
+    expected: str
+
+
+def load_golden(path: Path) -> list[GoldenCase]:
+    """Cases from one file: '=== name [single|multi]', then source/output/expected sections."""
+    cases: list[GoldenCase] = []
+    header: str | None = None
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+
+    def finish() -> None:
+        if header is None:
+            return
+        name, _, mode = header.rpartition(" [")
+        text = {key: "\n".join(lines).rstrip("\n") for key, lines in sections.items()}
+        cases.append(
+            GoldenCase(
+                path.stem,
+                name,
+                mode.rstrip("]") == "multi",
+                text["source"] + "\n",
+                text["output"],
+                text["expected"],
+            )
+        )
+
+    for line in path.read_text().split("\n"):
+        if line.startswith("=== "):
+            finish()
+            header, sections, current = line[4:].strip(), {}, None
+        elif line.startswith("--- ") and header is not None:
+            current = sections.setdefault(line[4:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    finish()
+    return cases
+
+
+GOLDEN_CASES = [case for path in sorted(GOLDEN.glob("*.golden")) for case in load_golden(path)]
+
+
+def test_golden_suite_is_big_enough() -> None:
+    languages = {case.language_id for case in GOLDEN_CASES}
+    assert {"python", "typescript", "go", "rust"} <= languages
+    assert len(GOLDEN_CASES) >= 60
+    assert all(case.source.count(CURSOR) == 1 for case in GOLDEN_CASES)
+
+
+@pytest.mark.parametrize(
+    "case", GOLDEN_CASES, ids=[f"{case.language_id}: {case.name}" for case in GOLDEN_CASES]
+)
+def test_golden(case: GoldenCase) -> None:
+    prefix, suffix = case.source.split(CURSOR)
+    context = make_context(prefix, suffix, case.language_id, multiline=case.multiline)
+    assert postprocess(case.output, context, stop=[EOT]) == case.expected

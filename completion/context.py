@@ -1,38 +1,69 @@
 """The document plus a cursor become a ``Context``: prefix and suffix in a budget.
 
-First stage of the pipeline. This is the line-based cut: whole lines nearest
-the cursor are kept, the prefix gets the larger share of the token budget,
-and the current line is never split except when it alone is over budget.
+First stage of the pipeline (docs/context.md has the rules):
+- A document that fits the token budget goes in whole.
+- Otherwise the lines nearest the cursor are kept, the prefix gets the larger
+  share (a side that needs less lends the rest to the other), and each cut is
+  moved to a syntax boundary, so the prompt never starts or ends inside a
+  construct that does not contain the cursor.
+- The file's import/header block is pinned at the top when it fits.
+- The rest of the cursor's line goes verbatim into the suffix and is never
+  replaced; post-processing removes output that repeats it.
+- ``completion.decisions`` says whether to complete at all and whether to
+  ask for one line or a block.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from completion.decisions import DecisionOptions, Multiline, decide
 from completion.document import Document
+from completion.syntax import ancestors, point_of
 from engines.base import estimate_tokens
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Point, Tree
+
+__all__ = [
+    "Context",
+    "ContextOptions",
+    "Multiline",
+    "TokenCounter",
+    "build_context",
+    "file_header",
+    "wants_multiline",
+]
 
 TokenCounter = Callable[[str], int]
 
 
-class Multiline(StrEnum):
-    AUTO = "auto"
-    ALWAYS = "always"
-    NEVER = "never"
-
-
 @dataclass(frozen=True)
 class ContextOptions:
-    """How much of the document goes into the prompt."""
+    """How much of the document goes into the prompt, and how it is cut."""
 
     max_tokens: int = 1536
-    """Token budget for prefix plus suffix (the prompt template adds a few more)."""
+    """Token budget for prefix plus suffix (the pipeline also caps it by the
+    model's context window minus the completion's tokens and the template)."""
     prefix_share: float = 0.75
     """Fraction of the budget the prefix may use; the suffix gets the rest."""
     multiline: Multiline = Multiline.AUTO
     """Whether completions may span lines: always, never, or decided per cursor."""
+    syntax_cut: bool = True
+    """Move each cut to a syntax boundary instead of cutting through a construct."""
+    pin_header: bool = True
+    """Keep the file's import/header block at the top of the prefix when it fits."""
+    header_share: float = 0.25
+    """Most of the prefix budget the pinned header block may take."""
+    file_path_header: bool = False
+    """Start the prompt with the file's path as a comment (``# src/app.py``), the
+    form DeepSeek Coder saw in repository-level training. Off by default: plain
+    single-file FIM prompts carry no header, and small models are thrown by it."""
+    decisions: DecisionOptions = field(default_factory=DecisionOptions)
+    """Rules for skipping a completion and for one line versus a block."""
 
 
 @dataclass(frozen=True)
@@ -52,17 +83,127 @@ class Context:
     file_path: str | None = None
     skip_reason: str | None = None
     """Set when the model should not be called at all, and why."""
+    header: str = ""
+    """The file-path comment that goes before the prefix in the prompt, or ''."""
+    grammar: str | None = None
+    """The tree-sitter grammar of the document, or None (text rules)."""
+    prefix_start: int = 0
+    """Document offset where the contiguous part of ``prefix`` starts."""
+    pinned: int = 0
+    """Length of the pinned header block at the start of ``prefix`` (0: none)."""
+    suffix_end: int = 0
+    """Document offset where ``suffix`` ends."""
+    rule: str = ""
+    """Which decision rule chose single- or multi-line (or skipping)."""
 
 
-def _take_lines(lines: list[str], budget: int, count: TokenCounter) -> list[str]:
-    taken: list[str] = []
-    for line in lines:
-        cost = count(line)
-        if cost > budget:
-            break
-        budget -= cost
-        taken.append(line)
-    return taken
+def wants_multiline(line_prefix: str, line_suffix: str, mode: Multiline) -> bool:
+    """Line-only rule (no document at hand): multi-line on a line blank around the cursor."""
+    if mode is Multiline.ALWAYS:
+        return True
+    if mode is Multiline.NEVER:
+        return False
+    return not line_prefix.strip() and not line_suffix.strip()
+
+
+# Comment syntax for the file-path header, by grammar and then by languageId.
+_HASH = "# {path}\n"
+_SLASH = "// {path}\n"
+_DASH = "-- {path}\n"
+_HEADER_FORMS: dict[str, str] = {
+    **dict.fromkeys(("python", "ruby", "bash", "yaml", "toml"), _HASH),
+    **dict.fromkeys(("javascript", "typescript", "tsx", "go", "rust", "java", "c"), _SLASH),
+    **dict.fromkeys(("cpp", "csharp", "php", "kotlin", "swift", "scala", "scss"), _SLASH),
+    **dict.fromkeys(("lua", "sql", "haskell"), _DASH),
+    "css": "/* {path} */\n",
+    "html": "<!-- {path} -->\n",
+    "markdown": "<!-- {path} -->\n",
+    **dict.fromkeys(
+        ("perl", "r", "elixir", "dockerfile", "makefile", "powershell", "julia", "nim"), _HASH
+    ),
+    **dict.fromkeys(("dart", "zig", "groovy", "objective-c", "fsharp"), _SLASH),
+    **dict.fromkeys(("clojure", "lisp", "scheme"), ";; {path}\n"),
+    **dict.fromkeys(("erlang", "latex", "tex", "matlab"), "% {path}\n"),
+}
+
+
+def file_header(file_path: str, grammar: str | None, language_id: str = "") -> str:
+    """``file_path`` as a line comment in the file's language, or '' (JSON, unknown)."""
+    form = _HEADER_FORMS.get(grammar or "") or _HEADER_FORMS.get(language_id.lower())
+    if form is None or "\n" in file_path:
+        return ""
+    return form.replace("{path}", file_path)
+
+
+def build_context(
+    document: Document,
+    offset: int,
+    options: ContextOptions,
+    count: TokenCounter = estimate_tokens,
+    file_path: str | None = None,
+) -> Context:
+    """Cut the prefix and suffix around ``offset`` to fit ``options.max_tokens``."""
+    text = document.text
+    line = document.line_of(offset)
+    line_start = document.line_start(line)
+    line_end = document.line_end(line)
+    line_prefix = text[line_start:offset]
+    line_suffix = text[offset:line_end]
+    tree = document.syntax_tree()
+    decision = decide(document, offset, tree, options.multiline, options.decisions)
+    grammar = document.grammar if tree is not None else None
+
+    header = ""
+    if options.file_path_header and file_path:
+        header = file_header(file_path, document.grammar, document.language_id)
+    budget = max(0, options.max_tokens - (count(header) if header else 0))
+    prefix_budget = int(budget * options.prefix_share)
+    suffix_budget = budget - prefix_budget
+
+    # A side that needs less than its share lends the rest to the other side.
+    prefix_cost = _cost(text, 0, offset, budget, count)
+    suffix_cost = _cost(text, offset, len(text), budget, count)
+    if suffix_cost <= suffix_budget:
+        prefix_budget = budget - suffix_cost
+    elif prefix_cost <= prefix_budget:
+        suffix_budget = budget - prefix_cost
+
+    cutter = _Cutter(document, offset, line, tree, count, options)
+    if prefix_cost <= prefix_budget:
+        prefix, prefix_start, pinned = text[:offset], 0, 0
+    else:
+        prefix, prefix_start, pinned = cutter.prefix(line_prefix, prefix_budget)
+    if suffix_cost <= suffix_budget:
+        suffix, suffix_end = text[offset:], len(text)
+    else:
+        suffix, suffix_end = cutter.suffix(line_suffix, suffix_budget)
+
+    indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip(" \t"))]
+    return Context(
+        prefix=prefix,
+        suffix=suffix,
+        language_id=document.language_id,
+        multiline=decision.multiline,
+        line_prefix=line_prefix,
+        line_suffix=line_suffix,
+        indent=indent,
+        file_path=file_path,
+        skip_reason=decision.skip_reason,
+        header=header,
+        grammar=grammar,
+        prefix_start=prefix_start,
+        pinned=pinned,
+        suffix_end=suffix_end,
+        rule=decision.rule,
+    )
+
+
+def _cost(text: str, start: int, end: int, budget: int, count: TokenCounter) -> int:
+    """Tokens in ``text[start:end]``, without tokenizing text that cannot fit."""
+    # No tokenizer packs more than ~16 characters into a token on average.
+    if end - start > 16 * max(budget, 1):
+        return budget + 1
+    return count(text[start:end])
 
 
 def _clip_to_budget(text: str, budget: int, count: TokenCounter, keep_end: bool) -> str:
@@ -82,66 +223,217 @@ def _clip_to_budget(text: str, budget: int, count: TokenCounter, keep_end: bool)
     return text[-low:] if keep_end else text[:low]
 
 
-def wants_multiline(line_prefix: str, line_suffix: str, mode: Multiline) -> bool:
-    """Line-based rule: multi-line only on a line that is blank around the cursor."""
-    if mode is Multiline.ALWAYS:
+class _Cutter:
+    """Cuts one side of the cursor to a budget, at line and syntax boundaries."""
+
+    def __init__(
+        self,
+        document: Document,
+        offset: int,
+        line: int,
+        tree: Tree | None,
+        count: TokenCounter,
+        options: ContextOptions,
+    ) -> None:
+        self.document = document
+        self.text = document.text
+        self.offset = offset
+        self.line = line
+        self.tree = tree if options.syntax_cut else None
+        self.header_tree = tree
+        self.count = count
+        self.options = options
+
+    def _line_span(self, n: int) -> str:
+        """Line ``n`` with its line break."""
+        document = self.document
+        end = document.line_start(n + 1) if n + 1 < document.line_count else len(self.text)
+        return self.text[document.line_start(n) : end]
+
+    def _cursor_point(self) -> Point:
+        start = self.document.line_start(self.line)
+        return point_of(self.text, start, self.offset, self.line)
+
+    def prefix(self, line_prefix: str, budget: int) -> tuple[str, int, int]:
+        """(prefix, offset where its contiguous part starts, pinned header length)."""
+        head = _clip_to_budget(line_prefix, budget, self.count, keep_end=True)
+        if len(head) < len(line_prefix) or self.line == 0:
+            return head, self.offset - len(head), 0
+        budget -= self.count(head)
+        pin, lowest = "", -1
+        if self.options.pin_header:
+            header_end = header_block_end(self.document, self.header_tree)
+            if 0 <= header_end < self.line - 1:
+                block = self.text[: self.document.line_start(header_end + 1)]
+                cost = self.count(block)
+                if cost <= budget * self.options.header_share:
+                    pin, lowest, budget = block, header_end, budget - cost
+        first = self.line
+        for n in range(self.line - 1, lowest, -1):
+            cost = self.count(self._line_span(n))
+            if cost > budget:
+                break
+            budget -= cost
+            first = n
+        if first > lowest + 1 and self.tree is not None and first < self.line:
+            first = self._clean_prefix_start(self.tree, first)
+        start = self.document.line_start(first)
+        return pin + self.text[start : self.offset], start, len(pin)
+
+    def suffix(self, line_suffix: str, budget: int) -> tuple[str, int]:
+        """(suffix, offset where it ends)."""
+        tail = _clip_to_budget(line_suffix, budget, self.count, keep_end=False)
+        document = self.document
+        if len(tail) < len(line_suffix) or self.line + 1 >= document.line_count:
+            return tail, self.offset + len(tail)
+        budget -= self.count(tail)
+        line_end = document.line_end(self.line)
+        line_break = self.text[line_end : document.line_start(self.line + 1)]
+        budget -= self.count(line_break)
+        last = self.line
+        for n in range(self.line + 1, document.line_count):
+            cost = self.count(self._line_span(n))
+            if cost > budget:
+                break
+            budget -= cost
+            last = n
+        if budget < 0:
+            return tail, self.offset + len(tail)
+        if last < document.line_count - 1 and self.tree is not None and last > self.line:
+            last = self._clean_suffix_end(self.tree, last)
+        end = document.line_start(last + 1) if last + 1 < document.line_count else len(self.text)
+        return self.text[self.offset : end], end
+
+    def _clean_prefix_start(self, tree: Tree, first: int) -> int:
+        """Move the prefix's first line down past any construct it would cut.
+
+        Walk out from the node at the cut: each ancestor that starts above the
+        cut and ends before the cursor is cut through; starting after it ends
+        is clean. Take the outermost such end that drops at most half the lines.
+        """
+        cursor = self._cursor_point()
+        text_line = self.document.line_text(first)
+        indent = len(text_line) - len(text_line.lstrip())
+        start = self.document.line_start(first)
+        point = point_of(self.text, start, start + indent, first)
+        node = tree.root_node.descendant_for_point_range(point, point)
+        if node is None:
+            return first
+        max_drop = (self.line - first) // 2
+        best = first
+        for ancestor in ancestors(node):
+            if ancestor.parent is None or _contains(ancestor, cursor):
+                break
+            if ancestor.start_point.row >= first:
+                continue
+            end = ancestor.end_point
+            after = end.row if end.column == 0 else end.row + 1
+            if after - first > max_drop or after > self.line:
+                break
+            best = max(best, after)
+        return best
+
+    def _clean_suffix_end(self, tree: Tree, last: int) -> int:
+        """Move the suffix's last line up above any construct it would cut."""
+        cursor = self._cursor_point()
+        text_line = self.document.line_text(last)
+        end_column = len(text_line.rstrip())
+        start = self.document.line_start(last)
+        point = point_of(self.text, start, start + max(end_column - 1, 0), last)
+        node = tree.root_node.descendant_for_point_range(point, point)
+        if node is None:
+            return last
+        max_drop = (last - self.line) // 2
+        best = last
+        for ancestor in ancestors(node):
+            if ancestor.parent is None or ancestor.start_point <= cursor:
+                break
+            end = ancestor.end_point
+            if end.row <= last or (end.row == last + 1 and end.column == 0):
+                continue
+            before = ancestor.start_point.row - 1
+            if last - before > max_drop or before < self.line:
+                break
+            best = min(best, before)
+        return best
+
+
+def _contains(node: Node, point: Point) -> bool:
+    return bool(node.start_point <= point <= node.end_point)
+
+
+# Top-level nodes that make up a file's header block, per grammar (comments
+# are allowed between them everywhere).
+_HEADER_TYPES: dict[str, frozenset[str]] = {
+    "python": frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
+    "javascript": frozenset({"import_statement"}),
+    "typescript": frozenset({"import_statement", "import_alias"}),
+    "tsx": frozenset({"import_statement", "import_alias"}),
+    "go": frozenset({"package_clause", "import_declaration"}),
+    "rust": frozenset({"use_declaration", "extern_crate_declaration", "inner_attribute_item"}),
+    "java": frozenset({"package_declaration", "import_declaration"}),
+    "c": frozenset({"preproc_include"}),
+    "cpp": frozenset({"preproc_include", "using_declaration", "namespace_alias_definition"}),
+    "csharp": frozenset({"using_directive", "extern_alias_directive"}),
+    "php": frozenset({"php_tag", "namespace_use_declaration", "namespace_definition"}),
+    "kotlin": frozenset({"package_header", "import_list", "import_header"}),
+    "scala": frozenset({"package_clause", "import_declaration"}),
+    "swift": frozenset({"import_declaration"}),
+}
+# Header lines that only a look at the text recognises (require calls and
+# every language without a grammar).
+_IMPORT_LINE = re.compile(
+    r"\s*(?:import\b|from\s+\S+\s+import\b|#\s*include\b|using\s|use\s|package\s|"
+    r"extern\s+crate\b|@import\b|require(?:_relative)?\b|"
+    r"(?:local|const|let|var)\s+[\w{}\s,]+=\s*require\b)"
+)
+_PREAMBLE_LINE = re.compile(r"\s*(?:$|#|//|/\*|\*|--|<\?php|['\"]use strict)")
+_HEADER_SCAN = 200
+
+
+def header_block_end(document: Document, tree: Tree | None) -> int:
+    """Last line of the file's leading import block (comments included), or -1."""
+    if tree is None:
+        return _text_header_end(document)
+    types = _HEADER_TYPES.get(document.grammar or "", frozenset())
+    cursor = tree.walk()
+    end = -1
+    if not cursor.goto_first_child():
+        return -1
+    for _ in range(_HEADER_SCAN):
+        node = cursor.node
+        if node is None:
+            break
+        if node.type in types or (
+            node.end_byte - node.start_byte < 200
+            and node.text is not None
+            and _IMPORT_LINE.match(node.text.decode("utf-8", "replace"))
+        ):
+            end = node.end_point.row - (1 if node.end_point.column == 0 else 0)
+        elif not ("comment" in node.type or _is_docstring(node)):
+            break
+        if not cursor.goto_next_sibling():
+            break
+    return end
+
+
+def _is_docstring(node: Node) -> bool:
+    """A module docstring or a directive prologue ('use strict')."""
+    if node.type == "string":
         return True
-    if mode is Multiline.NEVER:
-        return False
-    return not line_prefix.strip() and not line_suffix.strip()
-
-
-def build_context(
-    document: Document,
-    offset: int,
-    options: ContextOptions,
-    count: TokenCounter = estimate_tokens,
-    file_path: str | None = None,
-) -> Context:
-    """Cut the prefix and suffix around ``offset`` to fit ``options.max_tokens``."""
-    line = document.line_of(offset)
-    line_start = document.line_start(line)
-    line_end = document.line_end(line)
-    text = document.text
-    line_prefix = text[line_start:offset]
-    line_suffix = text[offset:line_end]
-
-    prefix_budget = int(options.max_tokens * options.prefix_share)
-    suffix_budget = options.max_tokens - prefix_budget
-
-    # The cursor's own line halves come first; whole lines are added outwards.
-    head = _clip_to_budget(line_prefix, prefix_budget, count, keep_end=True)
-    prefix_budget -= count(head)
-    above = [
-        text[document.line_start(n) : document.line_start(n + 1)]
-        for n in range(line - 1, max(-1, line - 1 - 4 * prefix_budget), -1)
-    ]
-    prefix_lines = _take_lines(above, prefix_budget, count)
-    prefix = "".join(reversed(prefix_lines)) + head
-
-    tail = _clip_to_budget(text[offset:line_end], suffix_budget, count, keep_end=False)
-    suffix_budget -= count(tail)
-    below_start = line_end
-    below = []
-    if line + 1 < document.line_count:
-        below_start = document.line_start(line + 1)
-        break_text = text[line_end:below_start]
-        below = [break_text] + [
-            text[document.line_start(n) : document.line_start(n + 1)]
-            if n + 1 < document.line_count
-            else text[document.line_start(n) :]
-            for n in range(line + 1, min(document.line_count, line + 1 + 4 * suffix_budget))
-        ]
-    suffix = tail + "".join(_take_lines(below, suffix_budget, count))
-
-    indent = line_prefix[: len(line_prefix) - len(line_prefix.lstrip(" \t"))]
-    return Context(
-        prefix=prefix,
-        suffix=suffix,
-        language_id=document.language_id,
-        multiline=wants_multiline(line_prefix, line_suffix, options.multiline),
-        line_prefix=line_prefix,
-        line_suffix=line_suffix,
-        indent=indent,
-        file_path=file_path,
+    return (
+        node.type == "expression_statement"
+        and node.named_child_count == 1
+        and (node.named_children[0].type == "string")
     )
+
+
+def _text_header_end(document: Document) -> int:
+    end = -1
+    for n in range(min(document.line_count, _HEADER_SCAN)):
+        line = document.line_text(n)
+        if _IMPORT_LINE.match(line):
+            end = n
+        elif not _PREAMBLE_LINE.match(line):
+            break
+    return end

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,11 @@ from completion.prompt import (
 )
 from completion.stats import Stats
 from engines.base import Engine, GenerationRequest, GenerationUsage, ModelInfo
+
+log = logging.getLogger(__name__)
+
+# Tokens the engine adds around the rendered prompt (BOS) plus a safety margin.
+_PROMPT_MARGIN_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -107,18 +114,74 @@ class CompletionPipeline:
         self.engine = engine
         self.options = options
         self.stats = stats or Stats()
+        self.counter = TokenEstimator()
+        self._budget_key: tuple[int, str, int] | None = None
+        self._budget_options = options.context
 
     @property
     def template(self) -> FimTemplate:
         return resolve_template(self.options.template, self.engine.info)
 
+    def context_options(self) -> ContextOptions:
+        """The context options with ``max_tokens`` capped to fit the model's window.
+
+        prefix + suffix may use the window minus the longest completion, the
+        template's own tokens, and a small margin (BOS and rounding).
+        """
+        options = self.options.context
+        info = self.engine.info
+        if info is None or info.context_length <= 0:
+            return options
+        template = self.template
+        key = (info.context_length, template.name, self.counter.version)
+        if key != self._budget_key:
+            overhead = self.counter(template.render("", "")) + _PROMPT_MARGIN_TOKENS
+            room = info.context_length - self.max_tokens(True) - overhead
+            budget = max(0, min(options.max_tokens, room))
+            self._budget_options = dataclasses.replace(options, max_tokens=budget)
+            self._budget_key = key
+        return self._budget_options
+
     def make_context(
         self, document: Document, offset: int, file_path: str | None = None
     ) -> Context:
-        return build_context(document, offset, self.options.context, file_path=file_path)
+        return build_context(
+            document, offset, self.context_options(), self.counter, file_path=file_path
+        )
 
     def make_prompt(self, context: Context) -> Prompt:
-        return build_prompt(self.template, context.prefix, context.suffix, self.options.stop)
+        return build_prompt(
+            self.template, context.header + context.prefix, context.suffix, self.options.stop
+        )
+
+    async def fit_prompt(
+        self, document: Document, offset: int, file_path: str | None, context: Context
+    ) -> tuple[Context, Prompt]:
+        """The prompt, checked with the engine's tokenizer when it is near the window.
+
+        The budget is cut with an estimate; when the estimate comes within a
+        quarter of the limit, the engine counts exactly, and the context is cut
+        again (smaller) until the prompt fits.
+        """
+        prompt = self.make_prompt(context)
+        info = self.engine.info
+        if info is None or info.context_length <= 0:
+            return context, prompt
+        limit = info.context_length - self.max_tokens(context.multiline) - 1
+        if self.counter(prompt.text) < 0.75 * limit:
+            return context, prompt
+        options = self.context_options()
+        for _ in range(4):
+            exact = await self.engine.count_tokens(prompt.text)
+            self.counter.observe(prompt.text, exact)
+            if exact <= limit or options.max_tokens == 0:
+                break
+            shrunk = max(0, int(options.max_tokens * limit / exact * 0.9) - _PROMPT_MARGIN_TOKENS)
+            log.debug("prompt of %d tokens over %d: context budget %d", exact, limit, shrunk)
+            options = dataclasses.replace(options, max_tokens=shrunk)
+            context = build_context(document, offset, options, self.counter, file_path)
+            prompt = self.make_prompt(context)
+        return context, prompt
 
     def max_tokens(self, multiline: bool) -> int:
         options = self.options
@@ -136,7 +199,10 @@ class CompletionPipeline:
         started = time.perf_counter()
         self.stats.add(requests=1)
         context = self.make_context(document, offset, file_path)
-        prompt = self.make_prompt(context)
+        if context.skip_reason:
+            prompt = self.make_prompt(context)
+        else:
+            context, prompt = await self.fit_prompt(document, offset, file_path, context)
         timing = Timing(context_ms=(time.perf_counter() - started) * 1000)
         result = Completion(
             text="",
@@ -151,6 +217,7 @@ class CompletionPipeline:
             result.skipped = context.skip_reason
             return result
         raw, usage = await self.generate(prompt, context, timing, progress)
+        self.counter.observe(prompt.text, usage.prompt_tokens_total)
         result.raw, result.usage = raw, usage
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
@@ -210,6 +277,37 @@ class CompletionPipeline:
                 generated_tokens=usage.generated_tokens,
             )
         return cutter.text, usage
+
+
+class TokenEstimator:
+    """A fast token count for budgets, calibrated by the engine's real counts.
+
+    Counts UTF-8 bytes (so CJK text and emoji are not undercounted) divided by
+    bytes-per-token, which starts at 3 (code averages 3 to 4) and follows the
+    prompt sizes the engine reports, staying on the cautious side.
+    """
+
+    def __init__(self, bytes_per_token: float = 3.0) -> None:
+        self.bytes_per_token = bytes_per_token
+        self.version = 0
+        """Changes whenever the ratio does, so budgets derived from it are redone."""
+
+    def __call__(self, text: str) -> int:
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        return int(size / self.bytes_per_token) + 1
+
+    def observe(self, prompt: str, tokens: int) -> None:
+        """Learn from one prompt the engine tokenized into ``tokens`` tokens."""
+        if tokens < 64:
+            return  # too short to say much (and engines without counts report 0)
+        measured = len(prompt.encode("utf-8")) / tokens
+        # Slow to trust longer tokens, quick to learn shorter ones; never above 4.
+        ratio = self.bytes_per_token
+        ratio = ratio + 0.2 * (measured - ratio) if measured > ratio else measured
+        ratio = round(min(4.0, max(1.0, ratio)), 2)
+        if ratio != self.bytes_per_token:
+            self.bytes_per_token = ratio
+            self.version += 1
 
 
 async def _aclose(stream: object) -> None:

@@ -89,6 +89,13 @@ def decide(
         cursor = point_of(text, line_start, offset, line)
         node = tree.root_node.descendant_for_point_range(cursor, cursor)
         chain = ancestors(node) if node is not None else []
+        if offset > line_start:
+            # A token that ends at the cursor (a line comment at line end, a
+            # closing quote) is found from the character before it.
+            left = point_of(text, line_start, offset - 1, line)
+            node = tree.root_node.descendant_for_point_range(left, left)
+            if node is not None:
+                chain = [*ancestors(node), *chain]
 
     skip = _skip_reason(
         text, offset, line_prefix, line_suffix, grammar, chain, cursor, tree, document, options
@@ -179,9 +186,14 @@ def _inside(chain: list[Node], cursor: Point, pattern: re.Pattern[str]) -> bool:
 
 
 def in_comment(chain: list[Node], cursor: Point) -> bool:
-    """Inside a comment, or at the end of a line comment."""
+    """Inside a comment, or at the end of a line comment (not after ``*/``)."""
     for node in chain:
-        if "comment" in node.type and node.start_point < cursor <= node.end_point:
+        if "comment" not in node.type or not node.start_point < cursor <= node.end_point:
+            continue
+        if node.end_point > cursor:
+            return True
+        closed = node.text is not None and node.text.rstrip().endswith((b"*/", b"-->", b"]]"))
+        if not closed:
             return True
     return False
 

@@ -210,8 +210,8 @@ def multi_line_holes(limit: int, rng: random.Random) -> list[Hole]:
     typescript_files += [ROOT / "bench" / "corpus" / "inventory.ts", SOURCES / "store.ts"]
     for language, files in (
         ("typescript", typescript_files),
-        ("go", [SOURCES / "inventory.go"]),
-        ("rust", [SOURCES / "queue.rs"]),
+        ("go", [SOURCES / "inventory.go", SOURCES / "tokens.go"]),
+        ("rust", [SOURCES / "queue.rs", SOURCES / "matrix.rs"]),
     ):
         found = [hole for path in files if path.exists() for hole in block_holes(language, path)]
         rng.shuffle(found)

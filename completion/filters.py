@@ -618,10 +618,15 @@ class IndentStyle:
 
 
 def detect_style(text: str) -> IndentStyle | None:
-    """The indentation style of ``text``, or None when it has no indented lines."""
+    """The indentation style of ``text``, or None when it has no indented lines.
+
+    The width is the commonest step after a block opener (``:`` or ``{`` at
+    the end of a line): steps elsewhere include docstrings and aligned
+    continuation lines, which say nothing about the style.
+    """
     tab_lines = space_lines = 0
     steps: dict[int, int] = {}
-    previous = 0
+    previous: str | None = None
     for line in lines_of(text):
         if not line.strip():
             continue
@@ -630,17 +635,16 @@ def detect_style(text: str) -> IndentStyle | None:
             tab_lines += 1
         elif ws:
             space_lines += 1
-        width = len(ws) if "\t" not in ws else previous
-        if " " in ws and "\t" not in ws and width != previous:
-            step = abs(width - previous)
-            steps[step] = steps.get(step, 0) + 1
-        previous = width
+        if previous is not None and "\t" not in ws and previous.rstrip().endswith((":", "{")):
+            step = len(ws) - len(leading_ws(previous))
+            if step in (2, 3, 4, 8):
+                steps[step] = steps.get(step, 0) + 1
+        previous = line
     if not tab_lines and not space_lines:
         return None
     if tab_lines > space_lines:
         return IndentStyle(tabs=True, width=4)
-    common = [step for step, _ in sorted(steps.items(), key=lambda item: -item[1])]
-    width = next((step for step in common if step in (2, 3, 4, 8)), 4)
+    width = max(steps, key=lambda step: (steps[step], step)) if steps else 4
     return IndentStyle(tabs=False, width=width)
 
 

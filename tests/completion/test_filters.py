@@ -268,7 +268,12 @@ def test_indentation_width_rescaled() -> None:
 
 def test_detect_style() -> None:
     assert filters.detect_style("a\n\tb\n\t\tc\n") == filters.IndentStyle(tabs=True, width=4)
-    assert filters.detect_style("a\n  b\n    c\n") == filters.IndentStyle(tabs=False, width=2)
+    assert filters.detect_style("a:\n  b:\n    c\n") == filters.IndentStyle(tabs=False, width=2)
+    # Docstring and continuation steps do not count, only steps after openers.
+    text = (
+        'def f(x):\n    """Doc.\n\n      Example.\n    """\n    if x:\n        g(1,\n          2)\n'
+    )
+    assert filters.detect_style(text) == filters.IndentStyle(tabs=False, width=4)
     assert filters.detect_style("a\nb\n") is None
 
 

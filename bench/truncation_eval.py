@@ -8,7 +8,9 @@ Holes:
   repo's Python, the Python stdlib, and the TypeScript/Go/Rust golden sources.
 
 The simulated model emits the true middle and then overruns: with the true suffix
-text ("suffix"), the middle's last line again and again ("repeat"), or plausible junk
+text ("suffix"), with the suffix cut off mid-line within its first two lines ("cut",
+as when max_tokens ends the stream), with the middle's last line again and again
+("repeat"), or with plausible junk
 ("junk": a new definition after the block, or closing brackets the suffix already
 has). "none" is the bare middle, to catch filters that damage a correct answer.
 A hole counts when ``postprocess`` returns exactly the middle (trailing blanks aside).
@@ -230,6 +232,23 @@ JUNK_DEFINITION = {
 }
 
 
+def cut_point(hole: Hole) -> int:
+    """Somewhere in the suffix's first two non-blank lines: max_tokens hit mid-line."""
+    suffix = hole.suffix
+    ends = [i for i, char in enumerate(suffix[:OVERRUN_CHARS]) if char == "\n"]
+    content = [
+        end
+        for end, nxt in zip(ends, [*ends[1:], len(suffix)], strict=False)
+        if suffix[end + 1 : nxt].strip()
+    ][:2]
+    if not content:
+        return len(suffix)
+    rng = random.Random(len(hole.prefix) * 31 + len(hole.middle))
+    start = content[0] + 1
+    stop = suffix.find("\n", content[-1] + 1)
+    return rng.randint(start + 1, stop if stop != -1 else len(suffix))
+
+
 def overruns(hole: Hole) -> dict[str, str]:
     """The simulated raw outputs for one hole, by overrun kind."""
     middle = hole.middle
@@ -241,6 +260,7 @@ def overruns(hole: Hole) -> dict[str, str]:
     outputs = {
         "none": middle,
         "suffix": middle + hole.suffix[:OVERRUN_CHARS],
+        "cut": middle + hole.suffix[: cut_point(hole)],
     }
     if hole.kind == "mid-line":
         closers = hole.suffix.split("\n", 1)[0]
@@ -304,7 +324,7 @@ def main() -> None:
                 misses[(label, overrun)].append((raw, result))
 
     labels = list(dict.fromkeys(label for label, _, _ in runs))
-    kinds = ["none", "suffix", "repeat", "junk"]
+    kinds = ["none", "suffix", "cut", "repeat", "junk"]
     print(f"{'hole kind':32} {'holes':>6} " + " ".join(f"{k:>8}" for k in kinds) + f" {'all':>8}")
     for label in labels:
         count = len(hits[(label, "none")])

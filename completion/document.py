@@ -3,14 +3,15 @@
 The first stage's input. Offsets here are Python string indices (code
 points); converting LSP positions (UTF-16 by default) into them is lsp/'s job.
 Every edit is passed on to the document's incremental syntax tree
-(``completion.syntax``; O(1) per edit, reparsed lazily by ``syntax_tree()``)
-and then to the listeners.
+(``completion.syntax``: ``Tree.edit`` per edit, reparsed lazily by
+``syntax_tree()``) and then to the listeners.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,7 +40,38 @@ EditListener = Callable[["Document", DocumentEdit], None]
 
 def line_starts_of(text: str, base: int = 0) -> list[int]:
     """Offsets (plus ``base``) where each line after the first begins."""
-    return [base + match.end() for match in _LINE_BREAK.finditer(text)]
+    if "\r" in text:
+        return [base + match.end() for match in _LINE_BREAK.finditer(text)]
+    starts: list[int] = []
+    find = text.find
+    index = find("\n")
+    while index != -1:  # str.find beats the regex twofold on '\n'-only text
+        starts.append(base + index + 1)
+        index = find("\n", index + 1)
+    return starts
+
+
+class _RecentIndexes:
+    """The latest line index per URI, so a snapshot (a new Document with the
+    very same text object) shares it instead of rescanning the text."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[str, list[int]]] = OrderedDict()
+
+    def get(self, uri: str, text: str) -> list[int] | None:
+        entry = self._entries.get(uri)
+        return entry[1] if entry is not None and entry[0] is text else None
+
+    def put(self, uri: str, text: str, starts: list[int]) -> None:
+        self._entries[uri] = (text, starts)
+        self._entries.move_to_end(uri)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+# Line-start lists are never changed in place (edits build new ones): sharing is safe.
+_INDEXES = _RecentIndexes()
 
 
 @dataclass
@@ -56,7 +88,9 @@ class Document:
     _syntax_key: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._line_starts = [0, *line_starts_of(self.text)]
+        shared = _INDEXES.get(self.uri, self.text)
+        self._line_starts = shared if shared is not None else [0, *line_starts_of(self.text)]
+        _INDEXES.put(self.uri, self.text, self._line_starts)
 
     @property
     def syntax(self) -> SyntaxTree | None:
@@ -79,7 +113,7 @@ class Document:
 
     def snapshot(self) -> Document:
         """A frozen copy for a background job; it shares the parsed tree."""
-        copy = Document(self.uri, self.text, self.language_id, self.version)
+        copy = Document(self.uri, self.text, self.language_id, self.version)  # shares the index
         tree = self.syntax_tree()
         if tree is not None and copy.syntax is not None:
             copy.syntax.adopt(tree.copy(), copy.text)
@@ -114,11 +148,12 @@ class Document:
         if not 0 <= start <= end <= len(self.text):
             raise ValueError(f"edit range {start}..{end} is outside 0..{len(self.text)}")
         old_text = self.text[start:end]
-        self.text = self.text[:start] + new_text + self.text[end:]
+        text = self.text[:start] + new_text + self.text[end:]
+        if self._syntax is not None:
+            self._syntax.edit(self, start, end, new_text, text)  # sees the old index
+        self.text = text
         self._reindex(start, end, len(new_text))
         edit = DocumentEdit(start, end, start + len(new_text), old_text, new_text)
-        if self._syntax is not None:
-            self._syntax.edit(edit.start, edit.old_end, edit.new_end)
         for listener in self.listeners:
             listener(self, edit)
         return edit
@@ -143,3 +178,4 @@ class Document:
         if tail:  # the break before tail[0] is already in tail
             middle = [offset for offset in middle if offset < scan_to]
         self._line_starts = head + middle + tail
+        _INDEXES.put(self.uri, self.text, self._line_starts)

@@ -1,13 +1,13 @@
 """A document's tree-sitter tree, kept in step with its edits.
 
 Sits under the first stage: ``Document`` feeds every edit here, and the
-context cut and the completion decisions read the tree. Edits cost O(1): they
-are only folded into one pending changed region (in code points). The tree is
-brought up to date lazily, when someone asks for it, with one ``tree.edit``
-for the whole region plus an incremental reparse that reuses the old tree.
+context cut and the completion decisions read the tree. Each edit goes into
+the tree at once with ``Tree.edit`` (cheap: positions only, no parsing);
+the reparse that reuses the old tree runs lazily, when someone asks for the
+tree, so a burst of keystrokes costs one parse.
 
 tree-sitter speaks UTF-8 bytes and (row, byte column) points, the documents
-speak code points; ``point_of``/``offset_of`` convert through one line, so a
+speak code points; ``point_of``/``column_of`` convert through one line, so a
 conversion costs the length of that line, not of the file. Rows count ``\\n``
 only: a document with lone ``\\r`` line breaks gets no tree (text rules).
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from completion.languages import grammar_for, parser
@@ -24,20 +23,9 @@ from completion.languages import grammar_for, parser
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser, Point, Tree
 
+    from completion.document import Document
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Pending:
-    """Edits since the last parse, folded into one changed region.
-
-    ``current[:start] == parsed[:start]`` and
-    ``current[new_end:] == parsed[old_end:]`` (code-point offsets).
-    """
-
-    start: int
-    old_end: int
-    new_end: int
 
 
 class TreeCache:
@@ -77,8 +65,11 @@ class SyntaxTree:
         self.uri = uri
         self._parser = ts_parser
         self._tree: Tree | None = None
-        self._parsed: str | None = None
-        self._pending: _Pending | None = None
+        self._text: str | None = None
+        """The text ``_tree`` describes once the edits applied to it are parsed."""
+        self._stale = False
+        self._anchor = (0, 0)
+        """A (code point, byte) offset pair valid in ``_text``: typing stays near it."""
         self.parses = 0
         """Parses run so far (fresh or incremental), for tests and stats."""
 
@@ -95,76 +86,93 @@ class SyntaxTree:
 
     def adopt(self, tree: Tree, text: str) -> None:
         """Take ``tree`` as the up-to-date tree of ``text`` (a snapshot's copy)."""
-        self._tree, self._parsed, self._pending = tree, text, None
+        self._tree, self._text, self._stale, self._anchor = tree, text, False, (0, 0)
 
-    def edit(self, start: int, old_end: int, new_end: int) -> None:
-        """Record that ``[start, old_end)`` became ``[start, new_end)``: O(1)."""
-        if self._tree is None:
+    def edit(self, document: Document, start: int, end: int, new_text: str, after: str) -> None:
+        """Apply one replacement to the tree, before ``document`` takes it.
+
+        ``document`` still holds the old text and line index; ``after`` is the
+        new text. Costs a few line-local conversions and ``Tree.edit`` (no parse).
+        """
+        old = document.text
+        if self._tree is None or self._text is not old:
+            self._tree = None  # no tree yet, or out of step: parse afresh later
             return
-        pending = self._pending
-        if pending is None:
-            self._pending = _Pending(start, old_end, new_end)
+        old_text = old[start:end]
+        if "\r" in old_text or "\r" in new_text or old[start - 1 : start] == "\r":
+            # Rows count '\n' only; a CR that may pair up or split: start over.
+            self._tree = None
             return
-        delta = new_end - old_end
-        pending.old_end += max(0, old_end - pending.new_end)
-        pending.new_end = max(pending.new_end, old_end) + delta
-        pending.start = min(pending.start, start)
+        start_byte = self._byte_offset(old, start)
+        start_point = _point_in(document, start)
+        old_end_point = _point_in(document, end)
+        rows = new_text.count("\n")
+        tail = new_text[new_text.rfind("\n") + 1 :]
+        tail_bytes = len(tail) if tail.isascii() else len(tail.encode("utf-8"))
+        column = tail_bytes if rows else start_point.column + tail_bytes
+        from tree_sitter import Point
+
+        self._tree.edit(
+            start_byte=start_byte,
+            old_end_byte=start_byte + _utf8_length(old_text),
+            new_end_byte=start_byte + _utf8_length(new_text),
+            start_point=start_point,
+            old_end_point=old_end_point,
+            new_end_point=Point(start_point.row + rows, column),
+        )
+        self._text, self._stale, self._anchor = after, True, (start, start_byte)
+
+    def _byte_offset(self, text: str, offset: int) -> int:
+        """UTF-8 offset of ``offset``, counted from the anchor when that is closer."""
+        if text.isascii():
+            return offset
+        char, byte = self._anchor
+        if char > len(text):
+            char, byte = 0, 0
+        if offset >= char:
+            return byte + _utf8_length(text[char:offset])
+        if char - offset < offset:
+            return byte - _utf8_length(text[offset:char])
+        return _utf8_length(text[:offset])
 
     def tree(self, text: str) -> Tree | None:
         """The tree of ``text`` (the document's current text), reparsed if stale."""
-        if self._parsed is text and self._pending is None:
+        if self._tree is not None and self._text is text and not self._stale:
             return self._tree
         if _has_lone_cr(text):
-            self._tree, self._parsed, self._pending = None, None, None
+            self._tree, self._text = None, None
             return None
-        old, parsed, pending = self._tree, self._parsed, self._pending
-        if old is None or parsed is None:
-            old = TREES.get(self.uri, self.grammar, text) if self.uri else None
-            if old is not None:
-                self._tree, self._parsed, self._pending = old, text, None
-                return old
-        elif pending is None:
-            if parsed == text:
-                self._parsed = text
-                return old
-            old = None  # the text was replaced behind our back
-        elif pending.start == 0 and pending.new_end == len(text):
-            old = None  # the whole text changed: a fresh parse is as cheap
-        else:
-            old.edit(
-                start_byte=_byte_offset(parsed, pending.start),
-                old_end_byte=_byte_offset(parsed, pending.old_end),
-                new_end_byte=_byte_offset(text, pending.new_end),
-                start_point=_point(parsed, pending.start),
-                old_end_point=_point(parsed, pending.old_end),
-                new_end_point=_point(text, pending.new_end),
-            )
+        old = self._tree if self._text is text else None
+        if old is None and self.uri:
+            cached = TREES.get(self.uri, self.grammar, text)
+            if cached is not None:
+                self.adopt(cached, text)
+                return cached
         source = text.encode("utf-8")
-        tree = self._parser.parse(source, old) if old is not None else self._parser.parse(source)
+        if old is not None:
+            tree = self._parser.parse(source, old)
+        else:
+            tree = self._parser.parse(source)
+            self._anchor = (0, 0)
         self.parses += 1
-        self._tree, self._parsed, self._pending = tree, text, None
+        self._tree, self._text, self._stale = tree, text, False
         if self.uri:
             TREES.put(self.uri, self.grammar, text, tree)
         return tree
 
 
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def _point_in(document: Document, offset: int) -> Point:
+    """The point of ``offset`` in the document's current text, via its line index."""
+    line = document.line_of(offset)
+    return point_of(document.text, document.line_start(line), offset, line)
+
+
 def _has_lone_cr(text: str) -> bool:
     return "\r" in text and text.count("\r") != text.count("\r\n")
-
-
-def _byte_offset(text: str, offset: int) -> int:
-    if text.isascii():
-        return offset
-    return len(text[:offset].encode("utf-8"))
-
-
-def _point(text: str, offset: int) -> Point:
-    from tree_sitter import Point
-
-    row = text.count("\n", 0, offset)
-    line_start = text.rfind("\n", 0, offset) + 1
-    piece = text[line_start:offset]
-    return Point(row, len(piece) if piece.isascii() else len(piece.encode("utf-8")))
 
 
 def point_of(text: str, line_start: int, offset: int, row: int) -> Point:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,3 +66,20 @@ def test_set_text_reparses_to_the_new_text() -> None:
     tree = document.syntax_tree()
     assert tree is not None
     assert tree.root_node.children[0].type == "function_definition"
+
+
+@given(st.text(alphabet="ab\r\n\x0b\u2028😀", max_size=40))
+def test_line_starts_break_on_cr_lf_and_crlf_only(text: str) -> None:
+    expected = [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    assert line_starts_of(text) == expected
+    assert line_starts_of(text.replace("\r", "")) == [
+        m.end() for m in re.finditer(r"\n", text.replace("\r", ""))
+    ]
+
+
+def test_a_copy_with_the_same_text_shares_the_line_index() -> None:
+    document = Document("mem://share", "a\nb\nc\n")
+    document.replace(0, 1, "x")
+    copy = Document(document.uri, document.text)
+    assert copy._line_starts is document._line_starts
+    assert Document("mem://share", "x\nb\nc\n")._line_starts == document._line_starts

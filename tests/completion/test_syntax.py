@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +29,7 @@ FRAGMENTS = {
         "x",
         ":",
         "class C:\n",
+        "x = 1\r\n",
     ],
     "javascript": [
         "function f(x) {\n",
@@ -79,7 +82,7 @@ def edit_scripts(draw: st.DrawFn) -> tuple[str, str, list[tuple[float, float, st
             st.tuples(
                 st.floats(0, 1),
                 st.floats(0, 0.3),
-                st.one_of(st.text(alphabet="ab é😀漢{}()\n:;'\"", max_size=6), pieces),
+                st.one_of(st.text(alphabet="ab é😀漢{}()\n\r:;'\"", max_size=6), pieces),
                 st.booleans(),
             ),
             min_size=1,
@@ -89,7 +92,11 @@ def edit_scripts(draw: st.DrawFn) -> tuple[str, str, list[tuple[float, float, st
     return grammar, text, edits
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SYNTAX_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(edit_scripts())
 def test_random_edits_keep_the_tree_equal_to_a_fresh_parse(
     script: tuple[str, str, list[tuple[float, float, str, bool]]],
@@ -104,11 +111,16 @@ def test_random_edits_keep_the_tree_equal_to_a_fresh_parse(
         expected = expected[:start] + inserted + expected[end:]
         document.replace(start, end, inserted)
         if look:  # sometimes reparse after each edit, sometimes fold several
-            tree = document.syntax_tree()
-            assert tree is not None
-            assert sexp(tree) == fresh_sexp(grammar, expected)
+            assert_tree_matches(document, grammar, expected)
     assert document.text == expected
+    assert_tree_matches(document, grammar, expected)
+
+
+def assert_tree_matches(document: Document, grammar: str, expected: str) -> None:
     tree = document.syntax_tree()
+    if expected.count("\r") != expected.count("\r\n"):
+        assert tree is None  # lone CRs: rows would disagree, text rules instead
+        return
     assert tree is not None
     assert sexp(tree) == fresh_sexp(grammar, expected)
 

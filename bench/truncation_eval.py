@@ -286,6 +286,12 @@ def overruns(hole: Hole) -> dict[str, str]:
 # ------------------------------------------------------------------- main
 
 
+def _percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p99 = ordered[int(0.99 * (len(ordered) - 1))]
+    return f"{statistics.median(ordered):.3f}/{p99:.3f}"
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     options.add_argument(
@@ -311,13 +317,13 @@ def main() -> None:
 
     hits: dict[tuple[str, str], list[bool]] = defaultdict(list)
     misses: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
-    timings: list[float] = []
+    timings: dict[str, list[float]] = defaultdict(list)
     for label, hole, multiline in runs:
         context = context_for(hole, multiline)
         for overrun, raw in overruns(hole).items():
             started = time.perf_counter()
             result = postprocess(raw, context, ("<|EOT|>",))
-            timings.append((time.perf_counter() - started) * 1000)
+            timings[label].append((time.perf_counter() - started) * 1000)
             ok = result.rstrip() == hole.middle.rstrip()
             hits[(label, overrun)].append(ok)
             if not ok:
@@ -325,7 +331,8 @@ def main() -> None:
 
     labels = list(dict.fromkeys(label for label, _, _ in runs))
     kinds = ["none", "suffix", "cut", "repeat", "junk"]
-    print(f"{'hole kind':32} {'holes':>6} " + " ".join(f"{k:>8}" for k in kinds) + f" {'all':>8}")
+    header = f"{'hole kind':32} {'holes':>6} " + " ".join(f"{k:>8}" for k in kinds)
+    print(header + f" {'all':>8}   ms p50/p99")
     for label in labels:
         count = len(hits[(label, "none")])
         cells = []
@@ -334,9 +341,8 @@ def main() -> None:
             results = hits.get((label, kind), [])
             total += results
             cells.append(f"{100 * sum(results) / len(results):7.1f}%" if results else "       -")
-        print(
-            f"{label:32} {count:6d} " + " ".join(cells) + f" {100 * sum(total) / len(total):7.1f}%"
-        )
+        row = f"{label:32} {count:6d} " + " ".join(cells)
+        print(row + f" {100 * sum(total) / len(total):7.1f}%   {_percentiles(timings[label])}")
     for label in ("multi-line",):
         merged = [
             ok for (name, _), results in hits.items() if name.startswith(label) for ok in results
@@ -344,11 +350,8 @@ def main() -> None:
         if merged:
             share = 100 * sum(merged) / len(merged)
             print(f"{'multi-line, all languages':32} {'':6} {'':35} {share:7.1f}%")
-    timings.sort()
-    print(
-        f"\npostprocess per call: p50 {statistics.median(timings):.3f} ms, "
-        f"p99 {timings[int(0.99 * (len(timings) - 1))]:.3f} ms over {len(timings)} calls"
-    )
+    every = [ms for values in timings.values() for ms in values]
+    print(f"\npostprocess per call, all {len(every)} calls: p50/p99 {_percentiles(every)} ms")
     if args.show:
         for key, items in misses.items():
             for raw, result in items[: args.show]:

@@ -37,7 +37,7 @@ _CONTINUATION = re.compile(
 _BLOCK_OPENER = re.compile(r"(:|\{|\(|\[|=>|\bdo|\bthen)\s*$")
 
 # Bounded parse window: lines of prefix above and suffix below the candidate.
-WINDOW_ABOVE = 80
+WINDOW_ABOVE = 50
 WINDOW_BELOW = 15
 # Most extra parses the syntax check may spend shortening one completion.
 MAX_SYNTAX_TRIES = 6
@@ -156,15 +156,18 @@ def unmatched_closers(text: str, grammar: str | None) -> int:
 
 
 def recent_prefix(prefix: str, limit: int = 200) -> str:
-    """The prefix from its last top-level line (indent 0), at most ``limit`` lines back."""
-    end = len(prefix)
-    start = end
+    """The prefix from its last top-level line, at most ``limit`` lines back.
+
+    Brackets opened before a top-level line are closed by then (in code that
+    parses), so the scan for open brackets can start there.
+    """
+    start = len(prefix)
     for _ in range(limit):
-        start = prefix.rfind("\n", 0, start - 1) + 1 if start > 0 else 0
-        line = prefix[start : prefix.find("\n", start) if "\n" in prefix[start:end] else end]
-        if line.strip() and not line[0].isspace() and not is_closer_only(line):
-            return prefix[start:]
-        if start == 0:
+        if start <= 0:
+            return prefix
+        start = prefix.rfind("\n", 0, start - 1) + 1
+        line_end = prefix.find("\n", start)
+        if is_top_level_start(prefix[start : line_end if line_end != -1 else len(prefix)]):
             break
     return prefix[start:]
 
@@ -247,6 +250,30 @@ def window_for(context: Context) -> Window:
 def _parse(grammar: str, source: bytes) -> Tree | None:
     active = _parser(grammar)
     return None if active is None else active.parse(source)
+
+
+def _point(source: bytes, offset: int) -> tuple[int, int]:
+    """(row, byte column) of a byte offset, as tree-sitter counts them."""
+    return source.count(b"\n", 0, offset), offset - (source.rfind(b"\n", 0, offset) + 1)
+
+
+def _parse_without(grammar: str, source: bytes, start: int, end: int) -> Tree | None:
+    """The tree of ``source`` minus bytes ``start..end``, re-parsed incrementally."""
+    tree = _parse(grammar, source)
+    active = _parser(grammar)
+    if tree is None or active is None:
+        return None
+    edited = tree.copy()
+    at = _point(source, start)
+    edited.edit(
+        start_byte=start,
+        old_end_byte=end,
+        new_end_byte=start,
+        start_point=at,
+        old_end_point=_point(source, end),
+        new_end_point=at,
+    )
+    return active.parse(source[:start] + source[end:], edited)
 
 
 def error_nodes(node: Node, start: int, end: int) -> int:
@@ -374,17 +401,16 @@ def _matches_suffix(lines: Sequence[str], below: Sequence[str]) -> bool:
 def drop_repetition(text: str, context: Context) -> str:
     """Cut a block of lines that repeats right after itself, and a line's looping tail.
 
-    A looping tail (a unit repeated 4+ times to the end of the line) keeps one
-    unit; the lines after it go, as the model was no longer making progress.
+    A looping last line (a unit repeated 4+ times to its end, where max_tokens
+    stopped the model) keeps one element of the loop.
     """
     lines = lines_of(text)
     shown = _cut_repeated_lines([context.line_prefix + lines[0], *lines[1:]])
     lines = lines[: len(shown)]
-    for number, line in enumerate(lines):
-        shortened = cut_loop(line)
-        if shortened is not None:
-            lines = [*lines[:number], shortened]
-            break
+    # A loop runs to the end of the output (max_tokens): only the last line can loop.
+    shortened = cut_loop(lines[-1]) if len(lines[-1]) >= 16 else None
+    if shortened is not None:
+        lines[-1] = shortened
     return "\n".join(lines)
 
 
@@ -589,12 +615,20 @@ def trim_syntax_errors(text: str, context: Context) -> str:
         return text  # a window cut mid-construct: its errors say nothing about the text
     start = window.start
 
+    full = window.source(text)
+    full_end = start + len(text.encode())
+
     def score(candidate: str) -> int:
         # Errors from the candidate on: the suffix below is judged with it. A
         # MISSING closer at the very end is the window's cut, not the candidate's.
-        source = window.source(candidate)
-        tree = _parse(grammar, source)
-        limit = len(source) if window.closed else len(source.rstrip()) - 1
+        # Candidates are the text minus a tail: an incremental re-parse of it.
+        cut = start + len(candidate.encode())
+        if cut == full_end:
+            tree = _parse(grammar, full)
+        else:
+            tree = _parse_without(grammar, full, cut, full_end)
+        size = len(full) - (full_end - cut)
+        limit = size if window.closed else size - (len(full) - len(full.rstrip())) - 1
         return 0 if tree is None else error_nodes(tree.root_node, start, limit)
 
     if score(text) == 0:
@@ -652,7 +686,7 @@ def normalize_indentation(text: str, context: Context) -> str:
     """Re-indent lines after the first in the document's style (tabs or spaces, width)."""
     if "\n" not in text:
         return text
-    style = detect_style(context.prefix[-4000:] + context.suffix[:2000])
+    style = detect_style(context.prefix[-2000:] + context.suffix[:1000])
     if style is None:
         return text
     lines = lines_of(text)

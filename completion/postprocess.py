@@ -12,6 +12,7 @@ Last stage of the pipeline, in two parts:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from completion.filters import (
     replays_suffix,
     trim_trailing_whitespace,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_FILTERS",
@@ -106,10 +109,22 @@ def postprocess(
     stop: Sequence[str] = (),
     filters: Sequence[Filter] = DEFAULT_FILTERS,
 ) -> str:
-    """Run ``filters`` in order; stop early once one returns nothing."""
+    """Run ``filters`` in order; stop early once one returns nothing.
+
+    A filter that raises is logged and skipped: one broken rule must not cost
+    the user the completion.
+    """
     text = strip_special_tokens(text, context, stop)
     for step in filters:
-        text = step(text, context)
+        try:
+            text = step(text, context)
+        except Exception:
+            log.exception("post-processing filter %s failed; skipped", _name(step))
+            continue
         if not text:
             return ""
     return text
+
+
+def _name(step: Filter) -> str:
+    return getattr(step, "__name__", repr(step))

@@ -114,8 +114,11 @@ def test_repeated_closers_are_not_repetition() -> None:
 
 
 def test_line_ending_in_a_loop_keeps_one_unit() -> None:
-    raw = "x = 1\n    y = f(a, b, b, b, b, b, b, b, b, b, b\n    z = 2"
+    raw = "x = 1\n    y = f(a, b, b, b, b, b, b, b, b, b, b"
     assert filters.drop_repetition(raw, PY_BODY) == "x = 1\n    y = f(a, b"
+    # Only the last line: a loop that the model left and moved on from is not degenerate.
+    raw = "x = f(a, b, b, b, b, b, b, b, b, b, b)\n    z = 2"
+    assert filters.drop_repetition(raw, PY_BODY) == raw
 
 
 def test_banner_comment_is_not_a_loop() -> None:

@@ -106,6 +106,19 @@ def test_postprocess_custom_filter_list() -> None:
     assert postprocess("ab", context, filters=[lambda text, _: text.upper()]) == "AB"
 
 
+def test_postprocess_skips_a_failing_filter(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(text: str, context: Context) -> str:
+        raise ValueError("bug")
+
+    context = make_context("x = ", "\n", multiline=False)
+    assert postprocess("1 ", context, filters=[broken, _strip]) == "1"
+    assert "broken" in caplog.text
+
+
+def _strip(text: str, context: Context) -> str:
+    return text.strip()
+
+
 def _examples() -> list[dict[str, str]]:
     return list(json.loads(EXAMPLES.read_text())) if EXAMPLES.exists() else []
 

@@ -5,7 +5,8 @@ Holes:
   cursor after the line's indentation, as an editor leaves it after Enter;
 - mid-line: call arguments cut with tree-sitter from those same HumanEval lines;
 - multi-line: block bodies (2-15 lines) cut with tree-sitter from real code: this
-  repo's Python, the Python stdlib, and the TypeScript/Go/Rust golden sources.
+  repo's Python, the Python stdlib, and the TypeScript/Go/Rust golden sources; the
+  cursor on the body's first line, or ("after opener") at the end of the opener line.
 
 The simulated model emits the true middle and then overruns: with the true suffix
 text ("suffix"), with the suffix cut off mid-line within its first two lines ("cut",
@@ -184,6 +185,10 @@ def block_holes(language: str, path: Path) -> Iterator[Hole]:
         opener_line = text[opener_start : text.find("\n", opener_start)]
         outer = opener_line[: len(opener_line) - len(opener_line.lstrip())]
         yield Hole("multi-line", language, text[:start], text[start:end], text[end:], outer)
+        if text[:line_start].rstrip().endswith((":", "{")):
+            # The same body with the cursor at the end of its opener line.
+            cursor = line_start - 1
+            yield Hole("after-opener", language, text[:cursor], text[cursor:end], text[end:], outer)
 
 
 def multi_line_holes(limit: int, rng: random.Random) -> list[Hole]:
@@ -254,7 +259,7 @@ def overruns(hole: Hole) -> dict[str, str]:
     middle = hole.middle
     last_line = middle.rsplit("\n", 1)[-1].strip()
     indent = hole.prefix.rsplit("\n", 1)[-1]
-    if hole.kind == "multi-line":
+    if hole.kind in ("multi-line", "after-opener"):
         indent = middle.rsplit("\n", 1)[-1]
         indent = indent[: len(indent) - len(indent.lstrip())] if "\n" in middle else indent
     outputs = {
@@ -312,7 +317,13 @@ def main() -> None:
         runs += [("single-line (multi-line mode)", hole, True) for hole in single_line_holes(rows)]
     runs += [("mid-line", hole, False) for hole in mid_line_holes(rows)]
     runs += [
-        (f"multi-line {hole.language}", hole, True) for hole in multi_line_holes(args.limit, rng)
+        (
+            f"multi-line {hole.language}"
+            + (" after opener" if hole.kind == "after-opener" else ""),
+            hole,
+            True,
+        )
+        for hole in multi_line_holes(args.limit, rng)
     ]
 
     hits: dict[tuple[str, str], list[bool]] = defaultdict(list)
@@ -329,7 +340,8 @@ def main() -> None:
             if not ok:
                 misses[(label, overrun)].append((raw, result))
 
-    labels = list(dict.fromkeys(label for label, _, _ in runs))
+    order = {"single-line": 0, "single-line (multi-line mode)": 1, "mid-line": 2}
+    labels = sorted({label for label, _, _ in runs}, key=lambda name: (order.get(name, 3), name))
     kinds = ["none", "suffix", "cut", "repeat", "junk"]
     header = f"{'hole kind':32} {'holes':>6} " + " ".join(f"{k:>8}" for k in kinds)
     print(header + f" {'all':>8}   ms p50/p99")

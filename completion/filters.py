@@ -65,11 +65,26 @@ def grammar_of(context: Context) -> str | None:
 
 
 def base_indent(text: str, context: Context) -> int:
-    """Indent width of the line the completion starts on, as it will read once inserted."""
+    """Indent width of the line the completion starts on, as it will read once inserted.
+
+    When the cursor's line continues a statement begun above (it closes
+    brackets opened there, as in a wrapped ``if (a and\n        b):``), the
+    statement's first line sets the indentation.
+    """
     if context.line_prefix.strip():
-        return indent_width(leading_ws(context.line_prefix))
+        return indent_width(leading_ws(statement_start(context)))
     first = text.split("\n", 1)[0]
     return indent_width(context.line_prefix + leading_ws(first))
+
+
+def statement_start(context: Context, limit: int = 20) -> str:
+    """The line where the statement on the cursor's line begins (at most ``limit`` up)."""
+    grammar = grammar_of(context)
+    lines = context.prefix.split("\n")[-limit:]
+    for number in range(len(lines) - 1, -1, -1):
+        if not unmatched_closers("\n".join(lines[number:]), grammar):
+            return lines[number]
+    return context.line_prefix
 
 
 def is_closer_only(line: str) -> bool:

@@ -179,6 +179,12 @@ def test_block_indentation_fallback_without_grammar() -> None:
     assert filters.truncate_block(raw, context) == "set x 1\n  return $x\n}"
 
 
+def test_block_after_wrapped_opener_uses_statement_indent() -> None:
+    context = make_context("def f(a, b):\n    if (a and\n            b):", "\n    return 0\n", "x")
+    raw = "\n        return 1\n    return 2"
+    assert filters.truncate_block(raw, context) == "\n        return 1"
+
+
 def test_indent_block_end_continuation_keywords() -> None:
     context = make_context("try:", "\n", "unknown")
     raw = "\n    x()\nexcept E:\n    y()\nz()"

@@ -175,7 +175,9 @@ def load_golden(path: Path) -> list[GoldenCase]:
             )
         )
 
-    for line in path.read_text().split("\n"):
+    with path.open(newline="") as handle:  # keep \r: a case may test CRLF output
+        raw = handle.read()
+    for line in raw.split("\n"):
         if line.startswith("=== "):
             finish()
             header, sections, current = line[4:].strip(), {}, None

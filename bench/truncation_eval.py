@@ -343,7 +343,7 @@ def main() -> None:
     order = {"single-line": 0, "single-line (multi-line mode)": 1, "mid-line": 2}
     labels = sorted({label for label, _, _ in runs}, key=lambda name: (order.get(name, 3), name))
     kinds = ["none", "suffix", "cut", "repeat", "junk"]
-    header = f"{'hole kind':32} {'holes':>6} " + " ".join(f"{k:>8}" for k in kinds)
+    header = f"{'hole kind':36} {'holes':>6} " + " ".join(f"{k:>8}" for k in kinds)
     print(header + f" {'all':>8}   ms p50/p99")
     for label in labels:
         count = len(hits[(label, "none")])
@@ -353,7 +353,7 @@ def main() -> None:
             results = hits.get((label, kind), [])
             total += results
             cells.append(f"{100 * sum(results) / len(results):7.1f}%" if results else "       -")
-        row = f"{label:32} {count:6d} " + " ".join(cells)
+        row = f"{label:36} {count:6d} " + " ".join(cells)
         print(row + f" {100 * sum(total) / len(total):7.1f}%   {_percentiles(timings[label])}")
     for label in ("multi-line",):
         merged = [
@@ -361,7 +361,7 @@ def main() -> None:
         ]
         if merged:
             share = 100 * sum(merged) / len(merged)
-            print(f"{'multi-line, all languages':32} {'':6} {'':35} {share:7.1f}%")
+            print(f"{'multi-line, all languages':36} {'':6} {'':35} {share:7.1f}%")
     every = [ms for values in timings.values() for ms in values]
     print(f"\npostprocess per call, all {len(every)} calls: p50/p99 {_percentiles(every)} ms")
     if args.show:

@@ -429,6 +429,12 @@ def drop_repetition(text: str, context: Context) -> str:
     return "\n".join(lines)
 
 
+def repeats_lines(text: str) -> bool:
+    """True when a line or block of lines in ``text`` repeats right after itself."""
+    lines = lines_of(text)
+    return len(_cut_repeated_lines(lines)) < len(lines)
+
+
 def _is_substantial(lines: Sequence[str]) -> bool:
     """Lines with more than closing brackets: repeating those is not a loop."""
     return any(line.strip() and not is_closer_only(line) for line in lines)

@@ -2,10 +2,10 @@
 
 Last stage of the pipeline, in two parts:
 - ``StreamCutter`` watches the stream and says when the answer is known (a
-  stop sequence; the first line in single-line mode; in multi-line mode, once
-  given the context, a complete line that leaves the cursor's block or
-  replays the suffix), so the engine can be stopped early instead of running
-  to max_tokens.
+  stop sequence; the first line in single-line mode; in multi-line mode,
+  complete lines that repeat and, once given the context, a complete line
+  that leaves the cursor's block or replays the suffix), so the engine can be
+  stopped early instead of running to max_tokens.
 - ``postprocess`` runs the named filters of ``completion.filters`` over the
   final text, in order; an empty string means "show nothing".
 """
@@ -23,6 +23,7 @@ from completion.filters import (
     drop_empty,
     indent_block_end,
     keep_first_line,
+    repeats_lines,
     replays_suffix,
     trim_trailing_whitespace,
 )
@@ -47,8 +48,9 @@ class StreamCutter:
     """Accumulates streamed pieces and decides when generation can stop.
 
     ``context`` is optional: without it, multi-line output runs until a stop
-    sequence or max_tokens, as before; with it, the cutter also stops at the
-    end of the cursor's block (by indentation, cheap enough for every line).
+    sequence, a repeated block of lines, or max_tokens; with it, the cutter
+    also stops at the end of the cursor's block (by indentation, cheap enough
+    for every line) and when the output replays the suffix.
     """
 
     stop: Sequence[str]
@@ -75,17 +77,22 @@ class StreamCutter:
             self.done = True
         elif not self.multiline and first_line_complete(self.text):
             self.done = True
-        elif self.multiline and self.context is not None and "\n" in piece:
-            self.done = self._block_finished(self.context)
+        elif self.multiline and "\n" in piece:
+            self.done = self._block_finished()
         return self.done
 
-    def _block_finished(self, context: Context) -> bool:
-        """True once a complete line lies past the block end or replays the suffix."""
+    def _block_finished(self) -> bool:
+        """True once complete lines repeat, leave the block, or replay the suffix."""
         complete = self.text[: self.text.rfind("\n")]
         lines = complete.count("\n") + 1
         if lines <= self._checked_lines:
             return False
         self._checked_lines = lines
+        if repeats_lines(complete):
+            return True
+        context = self.context
+        if context is None:
+            return False
         return indent_block_end(complete, context) < len(complete.rstrip()) or replays_suffix(
             complete, context
         )

@@ -59,6 +59,11 @@ def test_cutter_multiline_without_context_runs_on() -> None:
     assert not cutter.done
 
 
+def test_cutter_multiline_stops_on_repeated_lines_without_context() -> None:
+    cutter = StreamCutter(stop=[], multiline=True)
+    assert feed_all(cutter, ["x = 1\n", "y = f(x)\n", "y = f(x)\n", "z\n"]) == 3
+
+
 def test_cutter_multiline_stops_when_block_ends() -> None:
     context = make_context("def f(x):\n    ", "\n")
     cutter = StreamCutter(stop=[], multiline=True, context=context)

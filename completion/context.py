@@ -380,8 +380,13 @@ _HEADER_TYPES: dict[str, frozenset[str]] = {
     "scala": frozenset({"package_clause", "import_declaration"}),
     "swift": frozenset({"import_declaration"}),
 }
-# Header lines that only a look at the text recognises (require calls and
-# every language without a grammar).
+# Header nodes that only their text gives away: require calls (Ruby, Lua,
+# CommonJS) and includes.
+_REQUIRE_NODE = re.compile(
+    r"\s*(?:require(?:_relative)?\b|#\s*include\b|"
+    r"(?:local|const|let|var)\s+[\w{}\s,]+=\s*require\b)"
+)
+# Header lines for languages without a grammar.
 _IMPORT_LINE = re.compile(
     r"\s*(?:import\b|from\s+\S+\s+import\b|#\s*include\b|using\s|use\s|package\s|"
     r"extern\s+crate\b|@import\b|require(?:_relative)?\b|"
@@ -407,7 +412,7 @@ def header_block_end(document: Document, tree: Tree | None) -> int:
         if node.type in types or (
             node.end_byte - node.start_byte < 200
             and node.text is not None
-            and _IMPORT_LINE.match(node.text.decode("utf-8", "replace"))
+            and _REQUIRE_NODE.match(node.text.decode("utf-8", "replace"))
         ):
             end = node.end_point.row - (1 if node.end_point.column == 0 else 0)
         elif not ("comment" in node.type or _is_docstring(node)):

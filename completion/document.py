@@ -66,7 +66,7 @@ class _RecentIndexes:
     def put(self, uri: str, text: str, starts: list[int]) -> None:
         self._entries[uri] = (text, starts)
         self._entries.move_to_end(uri)
-        if len(self._entries) > self.size:
+        while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
 

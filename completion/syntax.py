@@ -43,7 +43,6 @@ class TreeCache:
         parsed, tree = entry
         if parsed is not text and parsed != text:
             return None
-        self._entries.move_to_end((uri, grammar))
         return tree.copy()
 
     def put(self, uri: str, grammar: str, text: str, tree: Tree) -> None:

@@ -267,3 +267,56 @@ async def test_the_budget_fits_the_model_window(tiny_pipeline: CompletionPipelin
     assert exact + tiny_pipeline.max_tokens(True) + 1 <= 512
     result = await tiny_pipeline.complete(document, offset)
     assert result.usage.prompt_tokens_total + result.usage.generated_tokens <= 512
+
+
+BLOCK_LANGUAGES = {
+    "go": (
+        "file:///m.go",
+        "func f{n}(a int) int {{\n{body}\treturn a\n}}\n\n",
+        "\tv{k} := a + {k}\n",
+    ),
+    "rust": (
+        "file:///m.rs",
+        "fn f{n}(a: i32) -> i32 {{\n{body}    a\n}}\n\n",
+        "    let v{k} = a + {k};\n",
+    ),
+    "typescript": (
+        "file:///m.ts",
+        "function f{n}(a: number): number {{\n{body}  return a;\n}}\n\n",
+        "  const v{k} = a + {k};\n",
+    ),
+    "python": ("file:///m.py", "def f{n}(a):\n{body}    return a\n\n\n", "    v{k} = a + {k}\n"),
+}
+
+
+@pytest.mark.parametrize("language_id", sorted(BLOCK_LANGUAGES))
+@pytest.mark.parametrize("budget", [120, 170, 230, 290, 350])
+def test_cuts_never_split_a_function_that_lacks_the_cursor(language_id: str, budget: int) -> None:
+    uri, template, statement = BLOCK_LANGUAGES[language_id]
+    functions = [
+        template.format(n=n, body="".join(statement.format(k=k) for k in range(6)))
+        for n in range(30)
+    ]
+    # The cursor goes on a new line at the top of function 15's body.
+    head, _, tail = functions[15].partition("\n")
+    functions[15] = head + "\n\n" + tail
+    text = "".join(functions)
+    cursor = text.index(functions[15]) + len(head) + 1
+    document = Document(uri, text, language_id)
+    context = build_context(document, cursor, ContextOptions(max_tokens=budget))
+    assert context.prefix_start > 0 and context.suffix_end < len(text)
+    starts = [text.index(function) for function in functions]
+    ends = [
+        start + len(function.rstrip("\n")) + 1
+        for start, function in zip(starts, functions, strict=True)
+    ]
+    # The prefix starts at a function (or in the blank lines before one) ...
+    assert any(
+        start >= context.prefix_start and not text[context.prefix_start : start].strip()
+        for start in starts
+    )
+    # ... and the suffix stops inside the cursor's own function, or at the end
+    # of a later one (or in the blank lines after it).
+    assert context.suffix_end <= ends[15] or any(
+        end <= context.suffix_end and not text[end : context.suffix_end].strip() for end in ends
+    )

@@ -221,9 +221,24 @@ def _multiline(
         stripped = line_prefix.rstrip()
         if stripped.endswith("{") or _KEYWORD_OPENER.search(stripped):
             return True, "after block opener"
-        if stripped.endswith(":") and (grammar in _COLON_GRAMMARS or grammar is None):
+        if (
+            stripped.endswith(":")
+            and (grammar in _COLON_GRAMMARS or grammar is None)
+            and not _open_brackets(stripped)  # a dict key or a slice, not a block
+        ):
             return True, "after block opener"
     return False, "mid-line"
+
+
+def _open_brackets(line: str) -> bool:
+    """True when ``line`` leaves a bracket open (strings not considered)."""
+    depth = 0
+    for char in line:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}" and depth:
+            depth -= 1
+    return depth > 0
 
 
 def _empty_line_kind(chain: list[Node]) -> str:

@@ -84,6 +84,8 @@ def test_completes(marked: str, language_id: str) -> None:
         ("# explain the |\nx = 1\n", "python", False, "comment"),
         ("// explain the |\nlet x = 1;\n", "javascript", False, "comment"),
         ("total = |\n", "python", False, "mid-line"),
+        ('d = {"a":|\n', "python", False, "mid-line"),
+        ("for item in items:|\n", "python", True, "after block opener"),
         ("total = compute(|)\n", "python", False, "mid-line"),
         ("const t = { a: 1,|\n", "typescript", False, "mid-line"),
         ("# notes |\n", "plaintext", False, "comment"),

@@ -105,7 +105,7 @@ def run(language: str, rounds: int, lines: int, seed: int) -> dict[str, list[flo
             )
         gc.disable()  # as timeit does: a collection is nobody's overhead in particular
         started = time.perf_counter()
-        document.syntax_tree()
+        document.syntax_tree(options.parse_budget_ms)  # as build_context does
         parsed = time.perf_counter()
         context = build_context(document, offset, options, counter, "big." + extension)
         kinds[context.rule] = kinds.get(context.rule, 0) + 1
@@ -124,7 +124,13 @@ def run(language: str, rounds: int, lines: int, seed: int) -> dict[str, list[flo
         # Undo (untimed, parsed) so the file stays the same and each round is one edit.
         document.replace(offset - len(typed), offset, "")
         document.syntax_tree()
-    print(f"{language}: requests by decision rule: {kinds}")
+    syntax = document.syntax
+    assert syntax is not None
+    print(
+        f"{language}: requests by decision rule: {kinds}; reparses over the "
+        f"{options.parse_budget_ms} ms budget (finished by the next request): "
+        f"{syntax.interruptions}"
+    )
     return figures
 
 

@@ -62,6 +62,11 @@ class ContextOptions:
     """Start the prompt with the file's path as a comment (``# src/app.py``), the
     form DeepSeek Coder saw in repository-level training. Off by default: plain
     single-file FIM prompts carry no header, and small models are thrown by it."""
+    parse_budget_ms: float = 4.0
+    """Most time a request waits for the incremental reparse (0: no limit). A
+    reparse that takes longer (rare: some edits make tree-sitter redo much of a
+    big file) finishes on the next request; this one uses the tree as of the
+    last parse, shifted by the edits since."""
     decisions: DecisionOptions = field(default_factory=DecisionOptions)
     """Rules for skipping a completion and for one line versus a block."""
 
@@ -149,7 +154,7 @@ def build_context(
     line_end = document.line_end(line)
     line_prefix = text[line_start:offset]
     line_suffix = text[offset:line_end]
-    tree = document.syntax_tree()
+    tree = document.syntax_tree(options.parse_budget_ms or None)
     decision = decide(document, offset, tree, options.multiline, options.decisions)
     grammar = document.grammar if tree is not None else None
 
@@ -223,6 +228,10 @@ def _clip_to_budget(text: str, budget: int, count: TokenCounter, keep_end: bool)
     return text[-low:] if keep_end else text[:low]
 
 
+_BLOCK = 16
+"""Lines counted together while the budget clearly has room."""
+
+
 class _Cutter:
     """Cuts one side of the cursor to a budget, at line and syntax boundaries."""
 
@@ -244,11 +253,39 @@ class _Cutter:
         self.count = count
         self.options = options
 
-    def _line_span(self, n: int) -> str:
-        """Line ``n`` with its line break."""
+    def _span(self, first: int, last: int) -> str:
+        """Lines ``first`` to ``last`` (inclusive) with their line breaks."""
         document = self.document
-        end = document.line_start(n + 1) if n + 1 < document.line_count else len(self.text)
-        return self.text[document.line_start(n) : end]
+        end = document.line_start(last + 1) if last + 1 < document.line_count else len(self.text)
+        return self.text[document.line_start(first) : end]
+
+    def _take(self, lines: range, budget: int) -> tuple[int, int]:
+        """Walk ``lines`` (outwards from the cursor) while they fit ``budget``.
+
+        Returns the last line taken (or one step before ``lines.start``) and
+        the budget left. Lines are counted a block at a time, then one by one
+        in the block that does not fit: far fewer calls to ``count``.
+        """
+        step = lines.step
+        taken = lines.start - step
+        position = 0
+        while position < len(lines):
+            block = lines[position : position + _BLOCK]
+            low, high = min(block[0], block[-1]), max(block[0], block[-1])
+            cost = self.count(self._span(low, high))
+            if cost <= budget:
+                budget -= cost
+                taken = block[-1]
+                position += len(block)
+                continue
+            for n in block:
+                cost = self.count(self._span(n, n))
+                if cost > budget:
+                    return taken, budget
+                budget -= cost
+                taken = n
+            return taken, budget
+        return taken, budget
 
     def _cursor_point(self) -> Point:
         start = self.document.line_start(self.line)
@@ -268,13 +305,8 @@ class _Cutter:
                 cost = self.count(block)
                 if cost <= budget * self.options.header_share:
                     pin, lowest, budget = block, header_end, budget - cost
-        first = self.line
-        for n in range(self.line - 1, lowest, -1):
-            cost = self.count(self._line_span(n))
-            if cost > budget:
-                break
-            budget -= cost
-            first = n
+        first, _ = self._take(range(self.line - 1, lowest, -1), budget)
+        first = min(first, self.line)
         if first > lowest + 1 and self.tree is not None and first < self.line:
             first = self._clean_prefix_start(self.tree, first)
         start = self.document.line_start(first)
@@ -290,13 +322,9 @@ class _Cutter:
         line_end = document.line_end(self.line)
         line_break = self.text[line_end : document.line_start(self.line + 1)]
         budget -= self.count(line_break)
-        last = self.line
-        for n in range(self.line + 1, document.line_count):
-            cost = self.count(self._line_span(n))
-            if cost > budget:
-                break
-            budget -= cost
-            last = n
+        if budget < 0:
+            return tail, self.offset + len(tail)
+        last, budget = self._take(range(self.line + 1, document.line_count), budget)
         if budget < 0:
             return tail, self.offset + len(tail)
         if last < document.line_count - 1 and self.tree is not None and last > self.line:

@@ -106,16 +106,22 @@ class Document:
         syntax = self.syntax
         return syntax.grammar if syntax is not None else None
 
-    def syntax_tree(self) -> Tree | None:
-        """The tree of the current text, brought up to date now (incrementally)."""
+    def syntax_tree(self, budget_ms: float | None = None) -> Tree | None:
+        """The tree of the current text, brought up to date now (incrementally).
+
+        With ``budget_ms``, a reparse that takes longer is finished by a later
+        call, and this one gets the tree as of the last parse, moved by the
+        edits since (see ``SyntaxTree.tree``).
+        """
         syntax = self.syntax
-        return syntax.tree(self.text) if syntax is not None else None
+        return syntax.tree(self.text, budget_ms) if syntax is not None else None
 
     def snapshot(self) -> Document:
         """A frozen copy for a background job; it shares the parsed tree."""
         copy = Document(self.uri, self.text, self.language_id, self.version)  # shares the index
         tree = self.syntax_tree()
-        if tree is not None and copy.syntax is not None:
+        current = self._syntax is not None and self._syntax.current
+        if tree is not None and current and copy.syntax is not None:
             copy.syntax.adopt(tree.copy(), copy.text)
         return copy
 

@@ -15,6 +15,7 @@ only: a document with lone ``\\r`` line breaks gets no tree (text rules).
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -52,8 +53,11 @@ class TreeCache:
             self._entries.popitem(last=False)
 
 
+_CHUNK = 16384
+"""Bytes handed to tree-sitter per read when parsing under a time budget."""
+
 # One per process: trees are only touched from the event loop's thread.
-TREES = TreeCache()
+TREES = TreeCache(size=8)
 
 
 class SyntaxTree:
@@ -69,8 +73,12 @@ class SyntaxTree:
         self._stale = False
         self._anchor = (0, 0)
         """A (code point, byte) offset pair valid in ``_text``: typing stays near it."""
+        self._interrupted: tuple[str, bytes] | None = None
+        """(text, its UTF-8) of a parse that ran out of time; the parser resumes it."""
         self.parses = 0
-        """Parses run so far (fresh or incremental), for tests and stats."""
+        """Parses completed so far (fresh or incremental), for tests and stats."""
+        self.interruptions = 0
+        """Parses that ran out of their time budget (and were resumed later)."""
 
     @classmethod
     def for_document(cls, uri: str, language_id: str) -> SyntaxTree | None:
@@ -83,9 +91,21 @@ class SyntaxTree:
             return None
         return cls(grammar, ts_parser, uri)
 
+    @property
+    def current(self) -> bool:
+        """True when the tree is the parse of the latest text (no edit since)."""
+        return self._tree is not None and not self._stale
+
     def adopt(self, tree: Tree, text: str) -> None:
         """Take ``tree`` as the up-to-date tree of ``text`` (a snapshot's copy)."""
+        self._drop_interrupted()
         self._tree, self._text, self._stale, self._anchor = tree, text, False, (0, 0)
+
+    def _drop_interrupted(self) -> None:
+        """Forget a parse that ran out of time: its input or old tree changed."""
+        if self._interrupted is not None:
+            self._interrupted = None
+            self._parser.reset()
 
     def edit(self, document: Document, start: int, end: int, new_text: str, after: str) -> None:
         """Apply one replacement to the tree, before ``document`` takes it.
@@ -93,6 +113,7 @@ class SyntaxTree:
         ``document`` still holds the old text and line index; ``after`` is the
         new text. Costs a few line-local conversions and ``Tree.edit`` (no parse).
         """
+        self._drop_interrupted()
         old = document.text
         if self._tree is None or self._text is not old:
             self._tree = None  # no tree yet, or out of step: parse afresh later
@@ -134,11 +155,18 @@ class SyntaxTree:
             return byte - _utf8_length(text[offset:char])
         return _utf8_length(text[:offset])
 
-    def tree(self, text: str) -> Tree | None:
-        """The tree of ``text`` (the document's current text), reparsed if stale."""
+    def tree(self, text: str, budget_ms: float | None = None) -> Tree | None:
+        """The tree of ``text`` (the document's current text), reparsed if stale.
+
+        With ``budget_ms``, a parse that runs longer is put aside: this call
+        returns the tree as edited since the last parse (positions exact,
+        structure one parse old; None when there was none) and the next call
+        resumes the parse where it stopped.
+        """
         if self._tree is not None and self._text is text and not self._stale:
             return self._tree
         if _has_lone_cr(text):
+            self._drop_interrupted()
             self._tree, self._text = None, None
             return None
         old = self._tree if self._text is text else None
@@ -147,17 +175,46 @@ class SyntaxTree:
             if cached is not None:
                 self.adopt(cached, text)
                 return cached
-        source = text.encode("utf-8")
-        if old is not None:
-            tree = self._parser.parse(source, old)
+        interrupted = self._interrupted
+        if interrupted is not None and interrupted[0] is text:
+            source = interrupted[1]
         else:
-            tree = self._parser.parse(source)
+            self._drop_interrupted()
+            source = text.encode("utf-8")
+        self._interrupted = None
+        tree = self._parse(source, old, budget_ms)
+        if tree is None:
+            self._interrupted = (text, source)
+            self.interruptions += 1
+            return old
+        if old is None:
             self._anchor = (0, 0)
         self.parses += 1
         self._tree, self._text, self._stale = tree, text, False
         if self.uri:
             TREES.put(self.uri, self.grammar, text, tree)
         return tree
+
+    def _parse(self, source: bytes, old: Tree | None, budget_ms: float | None) -> Tree | None:
+        """Parse (reusing ``old``), or None when ``budget_ms`` runs out first."""
+        if not budget_ms:
+            return self._parser.parse(source, old) if old else self._parser.parse(source)
+        deadline = time.perf_counter() + budget_ms / 1000
+
+        # Bytes, not memoryview slices: the tree keeps this callback to serve
+        # Node.text, and py-tree-sitter 0.26 crashes on a view there.
+        def read(byte: int, _point: Point) -> bytes:
+            return source[byte : byte + _CHUNK]
+
+        def out_of_time(_offset: int, _has_error: bool) -> bool:
+            return time.perf_counter() > deadline
+
+        try:
+            if old is None:
+                return self._parser.parse(read, progress_callback=out_of_time)
+            return self._parser.parse(read, old, progress_callback=out_of_time)
+        except ValueError:  # cancelled by out_of_time; the parser keeps its state
+            return None
 
 
 def _utf8_length(text: str) -> int:

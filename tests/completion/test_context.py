@@ -89,11 +89,11 @@ def test_prefix_cut_moves_to_a_syntax_boundary() -> None:
         IMPORTS + function("first", 30) + function("second", 8) + "def third(a):\n    <|>\n"
     )
     document = Document("file:///m.py", text, "python")
-    options = ContextOptions(max_tokens=200, prefix_share=0.9, pin_header=False)
+    options = ContextOptions(max_tokens=160, prefix_share=0.9, pin_header=False)
     context = build_context(document, offset, options, estimate_tokens)
     # Cut by lines alone it would start inside first(); it starts after it.
     plain = build_context(
-        document, offset, ContextOptions(200, 0.9, syntax_cut=False, pin_header=False)
+        document, offset, ContextOptions(160, 0.9, syntax_cut=False, pin_header=False)
     )
     assert plain.prefix.startswith("    first_")
     assert context.prefix.lstrip("\n").startswith("def second(a, b):\n")

@@ -216,3 +216,46 @@ def test_point_and_column_conversions(line: str, column: int, byte_column: int) 
 
 def test_for_document_without_grammar() -> None:
     assert SyntaxTree.for_document("file:///x.unknown", "") is None
+
+
+def big_python(functions: int = 400) -> str:
+    return "".join(
+        f"def f{n}(a):\n    if a:\n        return {n}\n    return a\n\n\n" for n in range(functions)
+    )
+
+
+def test_a_reparse_over_budget_returns_the_edited_tree_and_resumes_later() -> None:
+    document = Document("mem://budget.py", big_python(), "python")
+    first = document.syntax_tree()
+    assert first is not None
+    syntax = document.syntax
+    assert syntax is not None
+    document.replace(10, 10, "x")  # f0 -> f0x... an edit near the top
+    stale = document.syntax_tree(budget_ms=1e-6)
+    assert stale is first and syntax.interruptions == 1 and not syntax.current
+    assert stale.root_node.children[1].start_byte == first.root_node.children[1].start_byte
+    # More edits while a parse is put aside: it starts over, and ends right.
+    document.replace(len(document.text), len(document.text), "x = 1\n")
+    assert document.syntax_tree(budget_ms=1e-6) is first
+    tree = document.syntax_tree()
+    assert tree is not None and syntax.current
+    assert sexp(tree) == fresh_sexp("python", document.text)
+
+
+def test_an_interrupted_parse_resumes_on_the_same_text() -> None:
+    document = Document("mem://resume.py", big_python(), "python")
+    assert document.syntax_tree(budget_ms=1e-6) is None  # no tree yet: text rules
+    syntax = document.syntax
+    assert syntax is not None and syntax.interruptions == 1
+    tree = document.syntax_tree(budget_ms=10_000)
+    assert tree is not None and syntax.parses == 1
+    assert sexp(tree) == fresh_sexp("python", document.text)
+
+
+def test_node_text_works_on_a_tree_parsed_under_a_budget() -> None:
+    text = "import os\n" + "x = 1\n" * 5000
+    document = Document("mem://text.py", text, "python")
+    tree = document.syntax_tree(budget_ms=10_000)
+    assert tree is not None
+    assert tree.root_node.children[0].text == b"import os"
+    assert tree.root_node.text == text.encode()

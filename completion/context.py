@@ -62,6 +62,13 @@ class ContextOptions:
     """Start the prompt with the file's path as a comment (``# src/app.py``), the
     form DeepSeek Coder saw in repository-level training. Off by default: plain
     single-file FIM prompts carry no header, and small models are thrown by it."""
+    stable_head_lines: int = 16
+    """When the prefix is cut, start it on a multiple of this many lines (0:
+    off). Typing moves the nearest-lines cut forward a line at a time, and
+    every move changes the prompt's head, which throws away the engine's
+    cached prompt (llama.cpp's KV prefix, vLLM's prefix cache). On the grid the
+    head stays put until the cursor has moved this many lines, at the cost of
+    up to that many lines of context."""
     parse_budget_ms: float = 4.0
     """Most time a request waits for the incremental reparse (0: no limit). A
     reparse that takes longer (rare: some edits make tree-sitter redo much of a
@@ -307,6 +314,9 @@ class _Cutter:
                     pin, lowest, budget = block, header_end, budget - cost
         first, _ = self._take(range(self.line - 1, lowest, -1), budget)
         first = min(first, self.line)
+        grid = self.options.stable_head_lines
+        if grid > 1 and lowest + 1 < first < self.line - 2 * grid:
+            first = -(-first // grid) * grid  # up to the grid: drop a few more lines
         if first > lowest + 1 and self.tree is not None and first < self.line:
             first = self._clean_prefix_start(self.tree, first)
         start = self.document.line_start(first)

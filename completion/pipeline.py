@@ -29,7 +29,13 @@ from completion.prompt import (
     get_template,
 )
 from completion.stats import Stats
-from engines.base import Engine, GenerationRequest, GenerationUsage, ModelInfo
+from engines.base import (
+    ContextTooLongError,
+    Engine,
+    GenerationRequest,
+    GenerationUsage,
+    ModelInfo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,20 +161,25 @@ class CompletionPipeline:
         )
 
     async def fit_prompt(
-        self, document: Document, offset: int, file_path: str | None, context: Context
+        self,
+        document: Document,
+        offset: int,
+        file_path: str | None,
+        context: Context,
+        count_exactly: bool = False,
     ) -> tuple[Context, Prompt]:
         """The prompt, checked with the engine's tokenizer when it is near the window.
 
         The budget is cut with an estimate; when the estimate comes within a
-        quarter of the limit, the engine counts exactly, and the context is cut
-        again (smaller) until the prompt fits.
+        quarter of the limit (or ``count_exactly`` is set), the engine counts exactly,
+        and the context is cut again (smaller) until the prompt fits.
         """
         prompt = self.make_prompt(context)
         info = self.engine.info
         if info is None or info.context_length <= 0:
             return context, prompt
         limit = info.context_length - self.max_tokens(context.multiline) - 1
-        if self.counter(prompt.text) < 0.75 * limit:
+        if not count_exactly and self.counter(prompt.text) < 0.75 * limit:
             return context, prompt
         options = self.context_options()
         for _ in range(4):
@@ -216,7 +227,14 @@ class CompletionPipeline:
             self.stats.add(skipped=1)
             result.skipped = context.skip_reason
             return result
-        raw, usage = await self.generate(prompt, context, timing, progress)
+        try:
+            raw, usage = await self.generate(prompt, context, timing, progress)
+        except ContextTooLongError:
+            # The estimate missed by more than its margin (an unusual tokenizer):
+            # count exactly, cut the context to fit, and try once more.
+            log.info("prompt over the model's window; recounting exactly and retrying once")
+            context, prompt = await self.fit_prompt(document, offset, file_path, context, True)
+            raw, usage = await self.generate(prompt, context, timing, progress)
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
         result.raw, result.usage = raw, usage
         result.model = self.engine.info.name if self.engine.info else ""
@@ -247,7 +265,7 @@ class CompletionPipeline:
             suffix=prompt.suffix,
         )
         usage = GenerationUsage()
-        cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline)
+        cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)
         self.stats.add(engine_calls=1)
         engine_started = time.perf_counter()
         stream = self.engine.stream(request, usage)

@@ -155,6 +155,7 @@ class Scheduler:
         context = pipeline.make_context(document, offset, file_path)
         immediate = invoked or (context.multiline and not context.line_prefix.strip())
         delay = self.debounce_seconds(document.uri, immediate)
+        self.stats.record_debounce(delay * 1000)
         if delay:
             await asyncio.sleep(delay)
         if self.options.cancel_superseded:
@@ -172,8 +173,9 @@ class Scheduler:
         offset: int,
         file_path: str | None,
     ) -> Flight:
-        # The flight works on a snapshot: the live document keeps changing.
-        snapshot = Document(document.uri, document.text, document.language_id, document.version)
+        # The flight works on a snapshot (sharing the parsed tree): the live
+        # document keeps changing.
+        snapshot = document.snapshot()
         flight: Flight
 
         def progress(text: str) -> None:

@@ -51,6 +51,8 @@ class Stats:
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     overhead_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     """Request time outside the engine, for requests that called it."""
+    debounce_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    """Debounce waited by each request that reached the engine stage."""
     prompt_eval: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=1000))
     """(evaluated, total) prompt tokens per engine call."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -69,6 +71,10 @@ class Stats:
                 self.overhead_ms.append(max(0.0, total_ms - engine_ms))
                 self.last_engine_ms = engine_ms
 
+    def record_debounce(self, waited_ms: float) -> None:
+        with self._lock:
+            self.debounce_ms.append(waited_ms)
+
     def record_prompt(self, evaluated: int, total: int) -> None:
         with self._lock:
             self.prompt_eval.append((evaluated, total))
@@ -79,6 +85,7 @@ class Stats:
             latencies = list(self.latencies_ms)
             engine = list(self.engine_ms)
             overhead = list(self.overhead_ms)
+            debounce = list(self.debounce_ms)
             evaluated = [float(e) for e, _ in self.prompt_eval]
             fractions = [e / t for e, t in self.prompt_eval if t]
             return {
@@ -102,6 +109,7 @@ class Stats:
                 "engineP95Ms": round(percentile(engine, 0.95), 2),
                 "overheadP50Ms": round(percentile(overhead, 0.5), 3),
                 "overheadP95Ms": round(percentile(overhead, 0.95), 3),
+                "debounceP50Ms": round(percentile(debounce, 0.5), 2),
                 "promptTokensEvaluatedP50": percentile(evaluated, 0.5),
                 "promptEvaluatedFractionP50": round(percentile(fractions, 0.5), 4),
                 "lastLatencyMs": round(self.last_latency_ms, 2),

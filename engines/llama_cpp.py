@@ -31,6 +31,7 @@ from engines.base import (
     ModelInfo,
     ModelLoadError,
 )
+from engines.gguf_metadata import GGUFHeaderError, trained_context_length
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +113,13 @@ class LlamaCppEngine:
         from llama_cpp import Llama
 
         started = time.perf_counter()
-        llama = self._open(Llama, path, self.options.n_ctx)
-        trained = _trained_context(llama.metadata or {})
-        if trained and trained < self.options.n_ctx:
-            # Positions past the trained context give garbage; a small model is
-            # cheap to load twice, and a big one rarely has a context this short.
+        n_ctx = self.options.n_ctx
+        trained = _trained_context(path)
+        if trained and trained < n_ctx:
+            # Positions past the trained context give garbage.
             log.info("%s was trained on %d tokens of context; using that", path, trained)
-            del llama
-            llama = self._open(Llama, path, trained)
+            n_ctx = trained
+        llama = self._open(Llama, path, n_ctx)
         self._llama = llama
         metadata = {str(k): str(v) for k, v in (llama.metadata or {}).items()}
         special = frozenset(token for token in self.probe_tokens if self._is_single_token(token))
@@ -307,10 +307,10 @@ class LlamaCppEngine:
         self._executor.shutdown(wait=False)
 
 
-def _trained_context(metadata: dict[str, Any]) -> int:
-    """The context length the model was trained with, from GGUF metadata (0 if unknown)."""
-    architecture = metadata.get("general.architecture", "")
+def _trained_context(path: Path) -> int:
+    """The context length the model was trained with, from the GGUF header (0 if unknown)."""
     try:
-        return int(metadata.get(f"{architecture}.context_length", 0))
-    except (TypeError, ValueError):
-        return 0
+        return trained_context_length(path)
+    except GGUFHeaderError as error:
+        log.debug("no trained context length from %s: %s", path, error)
+        return 0  # llama.cpp's own load reports what is wrong with the file

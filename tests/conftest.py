@@ -91,3 +91,15 @@ def any_model(smollm2: Path) -> Path:
 @pytest.fixture(scope="session")
 def smollm2() -> Path:
     return smollm2_path()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the tests that use the shared vLLM server last, one after another.
+
+    vLLM's CPU server keeps polling its engine core while idle; started early,
+    it would take CPU from every later test until the session ends.
+    """
+    uses_vllm = [item for item in items if "vllm" in getattr(item, "fixturenames", ())]
+    if uses_vllm:
+        others = [item for item in items if "vllm" not in getattr(item, "fixturenames", ())]
+        items[:] = others + uses_vllm

@@ -65,10 +65,29 @@ def test_the_nearest_lines_are_kept_and_the_prefix_gets_more() -> None:
     assert prefix_cost > 2 * suffix_cost
 
 
+@pytest.mark.parametrize("grid", [0, 16])
+def test_the_prompt_head_stays_put_while_typing_down_a_big_file(grid: int) -> None:
+    text = "".join(f"value_{n} = {n}\n" for n in range(600))
+    document = Document("mem://big", text, "plaintext")
+    options = ContextOptions(max_tokens=600, stable_head_lines=grid)
+    starts = []
+    for line in range(300, 340):
+        context = build_context(document, document.line_start(line), options, estimate_tokens)
+        assert estimate_tokens(context.prefix) + estimate_tokens(context.suffix) <= 600
+        assert text[: document.line_start(line)].endswith(context.prefix)
+        starts.append(document.line_of(context.prefix_start))
+    if grid:
+        assert all(start % grid == 0 for start in starts)
+        assert len(set(starts)) <= 40 // grid + 1
+    else:  # nearest lines: the head moves with every line typed
+        assert len(set(starts)) >= 35
+
+
 def test_a_side_that_needs_little_lends_its_budget() -> None:
     text = "".join(f"line_{n} = {n}\n" for n in range(400))
     document = Document("mem://t", text, "plaintext")
-    at_end = build_context(document, len(text), ContextOptions(max_tokens=200))
+    nearest_lines = ContextOptions(max_tokens=200, stable_head_lines=0)
+    at_end = build_context(document, len(text), nearest_lines)
     assert estimate_tokens(at_end.prefix) > 160
     at_start = build_context(document, 0, ContextOptions(max_tokens=200))
     assert estimate_tokens(at_start.suffix) > 160

@@ -159,7 +159,14 @@ class Editor:
     def wait_ghost(self, expected: str | None = None, timeout: float = 30.0) -> str:
         if expected is None:
             return wait_for(self.ghost, timeout, "ghost text")
-        wait_for(lambda: self.ghost() == expected, timeout, f"ghost text {expected!r}")
+        try:
+            wait_for(lambda: self.ghost() == expected, timeout, f"ghost text {expected!r}")
+        except AssertionError as error:
+            # What the editor and the server saw, for a failure far from here (CI).
+            raise AssertionError(
+                f"{error}; ghost now {self.ghost()!r}; plugin counters {self.counters()}; "
+                f"server stats {self.server_stats()}"
+            ) from None
         return expected
 
     def counters(self) -> dict[str, Any]:

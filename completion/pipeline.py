@@ -184,12 +184,20 @@ class CompletionPipeline:
         options = self.context_options()
         for _ in range(4):
             exact = await self.engine.count_tokens(prompt.text)
+            version = self.counter.version
             self.counter.observe(prompt.text, exact)
             if exact <= limit or options.max_tokens == 0:
                 break
-            shrunk = max(0, int(options.max_tokens * limit / exact * 0.9) - _PROMPT_MARGIN_TOKENS)
-            log.debug("prompt of %d tokens over %d: context budget %d", exact, limit, shrunk)
-            options = dataclasses.replace(options, max_tokens=shrunk)
+            if self.counter.version != version:
+                # The estimate was off and has just been recalibrated: the
+                # budget was right, the cut was not. Cut again at the same budget.
+                options = self.context_options()
+            else:
+                shrunk = int(options.max_tokens * limit / exact * 0.9) - _PROMPT_MARGIN_TOKENS
+                options = dataclasses.replace(options, max_tokens=max(0, shrunk))
+            log.debug(
+                "prompt of %d tokens over %d: context budget %d", exact, limit, options.max_tokens
+            )
             context = build_context(document, offset, options, self.counter, file_path)
             prompt = self.make_prompt(context)
         return context, prompt

@@ -288,6 +288,26 @@ async def test_the_budget_fits_the_model_window(tiny_pipeline: CompletionPipelin
     assert result.usage.prompt_tokens_total + result.usage.generated_tokens <= 512
 
 
+@pytest.mark.slow
+async def test_a_prompt_the_estimate_let_through_is_recounted_and_retried(
+    tiny_pipeline: CompletionPipeline,
+) -> None:
+    # A budget well inside the window skips the exact count, and an estimator
+    # that thinks tokens are 100 bytes long lets a far too long prompt through.
+    # The engine rejects it; the pipeline recounts exactly, recalibrates, and
+    # cuts the context again at the same budget.
+    options = CompletionOptions(max_tokens=64, context=ContextOptions(max_tokens=200))
+    pipeline = CompletionPipeline(tiny_pipeline.engine, options, Stats())
+    pipeline.counter = TokenEstimator(bytes_per_token=100)
+    text = "".join(f"漢字_{n} = value_{n} + 1  # 😀\n" for n in range(2000))
+    document = Document("file:///big.py", text + "\n", "python")
+    offset = text.index("漢字_1000")
+    result = await pipeline.complete(document, offset)
+    assert 100 < result.usage.prompt_tokens_total <= 200 + 16
+    assert result.usage.finish_reason != "error"
+    assert pipeline.counter.bytes_per_token < 4
+
+
 BLOCK_LANGUAGES = {
     "go": (
         "file:///m.go",

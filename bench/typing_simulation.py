@@ -9,7 +9,8 @@ cache, no debounce, no cancellation, no stream reuse) for comparison.
 
 Figures printed per mode: engine calls per 100 keystrokes, cache hit rate,
 median prompt tokens evaluated per engine call (and as a share of the
-prompt), time from pause to suggestion (p50/p95), server overhead per
+prompt), time from pause to suggestion (p50/p95) and how much of it was
+neither debounce nor engine time ("pause slack"), server overhead per
 request (p50, end to end minus engine time), and RSS.
 
     .venv/bin/python bench/typing_simulation.py [--keys 300] [--model PATH]
@@ -56,6 +57,8 @@ def plain(value: Any) -> Any:
 class Replay:
     keys: int = 0
     pause_latencies_ms: list[float] = field(default_factory=list)
+    pause_slack_ms: list[float] = field(default_factory=list)
+    """Per pause: time to suggestion minus that request's debounce and engine wait."""
     stats: dict[str, Any] = field(default_factory=dict)
     rss_mb: float = 0.0
 
@@ -140,7 +143,12 @@ async def replay_file(
             # The user stops: time until the suggestion for this cursor arrives.
             try:
                 await asyncio.wait_for(pending, timeout=30)
-                result.pause_latencies_ms.append((time.perf_counter() - sent) * 1000)
+                latency_ms = (time.perf_counter() - sent) * 1000
+                result.pause_latencies_ms.append(latency_ms)
+                stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
+                # Time the user waited beyond the debounce and the model's own time.
+                waited = stats.get("lastDebounceMs", 0.0) + stats.get("lastEngineWaitMs", 0.0)
+                result.pause_slack_ms.append(latency_ms - waited)
             except Exception:
                 pass
             await asyncio.sleep(rng.uniform(0.4, 0.9))
@@ -213,6 +221,7 @@ def report(name: str, replay: Replay) -> dict[str, float]:
         "prompt evaluated share p50": stats["promptEvaluatedFractionP50"],
         "pause->suggestion p50 ms": percentile(replay.pause_latencies_ms, 0.5),
         "pause->suggestion p95 ms": percentile(replay.pause_latencies_ms, 0.95),
+        "pause slack p50 ms": percentile(replay.pause_slack_ms, 0.5),
         "engine p50 ms": stats["engineP50Ms"],
         "debounce p50 ms": stats["debounceP50Ms"],
         "server overhead p50 ms": stats["overheadP50Ms"],
@@ -255,10 +264,9 @@ def main() -> int:
     )
     ratio = naive["engine calls / 100 keys"] / max(1e-9, smart["engine calls / 100 keys"])
     sys.stdout.write(f"\nengine calls, naive / dscoder-lsp: {ratio:.1f}x\n")
-    bound = smart["debounce p50 ms"] + smart["engine p50 ms"]
     sys.stdout.write(
-        f"pause->suggestion p50 minus (debounce p50 + engine p50): "
-        f"{smart['pause->suggestion p50 ms'] - bound:.1f} ms (target: at most 10 ms)\n"
+        f"pause->suggestion minus (its debounce + engine time), p50: "
+        f"{smart['pause slack p50 ms']:.1f} ms (target: at most 10 ms)\n"
     )
     return 0
 

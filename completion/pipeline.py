@@ -171,7 +171,8 @@ class CompletionPipeline:
         """The prompt, checked with the engine's tokenizer when it is near the window.
 
         The budget is cut with an estimate; when the estimate comes within a
-        quarter of the limit (or ``count_exactly`` is set), the engine counts exactly,
+        quarter of the limit (or ``count_exactly`` is set, or the estimate is not
+        calibrated yet), the engine counts exactly,
         and the context is cut again (smaller) until the prompt fits.
         """
         prompt = self.make_prompt(context)
@@ -179,6 +180,8 @@ class CompletionPipeline:
         if info is None or info.context_length <= 0:
             return context, prompt
         limit = info.context_length - self.max_tokens(context.multiline) - 1
+        # Until the estimate has met this engine's tokenizer, count exactly.
+        count_exactly = count_exactly or not self.counter.calibrated
         if not count_exactly and self.counter(prompt.text) < 0.75 * limit:
             return context, prompt
         options = self.context_options()
@@ -296,7 +299,8 @@ class CompletionPipeline:
             if cutter.done and usage.finish_reason == "cancelled":
                 # Post-processing had the answer: the stop was ours, not a cancel.
                 usage.finish_reason = "cut"
-            self.stats.record_prompt(usage.prompt_tokens, usage.prompt_tokens_total)
+            if usage.prompt_tokens:  # 0: cancelled or failed before the prompt was evaluated
+                self.stats.record_prompt(usage.prompt_tokens, usage.prompt_tokens_total)
             self.stats.add(
                 prompt_tokens=usage.prompt_tokens,
                 prompt_tokens_total=usage.prompt_tokens_total,
@@ -317,6 +321,8 @@ class TokenEstimator:
         self.bytes_per_token = bytes_per_token
         self.version = 0
         """Changes whenever the ratio does, so budgets derived from it are redone."""
+        self.calibrated = False
+        """True once an engine count of a long enough prompt was observed."""
 
     def __call__(self, text: str) -> int:
         size = len(text) if text.isascii() else len(text.encode("utf-8"))
@@ -326,6 +332,7 @@ class TokenEstimator:
         """Learn from one prompt the engine tokenized into ``tokens`` tokens."""
         if tokens < 64:
             return  # too short to say much (and engines without counts report 0)
+        self.calibrated = True
         measured = len(prompt.encode("utf-8")) / tokens
         # Slow to trust longer tokens, quick to learn shorter ones; never above 4.
         ratio = self.bytes_per_token

@@ -258,6 +258,8 @@ class Scheduler:
             cached=True,
         )
         result.timing.total_ms = (time.perf_counter() - started) * 1000
+        # What this request spent waiting on the generation it adopted.
+        result.timing.engine_ms = result.timing.total_ms
         self.stats.record_latency(result.timing.total_ms)
         return result
 

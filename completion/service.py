@@ -75,6 +75,7 @@ class CompletionService:
         self._load_task: asyncio.Task[ModelInfo] | None = None
         self._retry_task: asyncio.Task[None] | None = None
         self._retries = 0
+        self._pipeline: CompletionPipeline | None = None
         self.retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
         self.status = EngineStatus(EngineState.IDLE, engine_settings.name, self._model_label())
 
@@ -196,7 +197,7 @@ class CompletionService:
         invoked: bool = False,
     ) -> Completion:
         engine = await self.ready_engine()
-        pipeline = CompletionPipeline(engine, self.options, self.stats)
+        pipeline = self.pipeline_for(engine)
         try:
             return await self.scheduler.complete(
                 pipeline, self.fingerprint(engine), document, offset, file_path, invoked
@@ -209,6 +210,22 @@ class CompletionService:
             if engine is self._engine:
                 self._failed(error)
             raise
+
+    def pipeline_for(self, engine: Engine) -> CompletionPipeline:
+        """The pipeline for ``engine`` and the current options, kept between requests.
+
+        Kept so that what it learns survives: its token estimator is calibrated
+        by the engine's real prompt sizes, and a fresh one would let over-long
+        prompts through to the engine again.
+        """
+        pipeline = self._pipeline
+        if pipeline is not None and pipeline.engine is engine and pipeline.options is self.options:
+            return pipeline
+        fresh = CompletionPipeline(engine, self.options, self.stats)
+        if pipeline is not None and pipeline.engine is engine:
+            fresh.counter = pipeline.counter  # same tokenizer, new options
+        self._pipeline = fresh
+        return fresh
 
     async def close(self) -> None:
         await self.scheduler.close()

@@ -213,6 +213,10 @@ class LlamaCppEngine:
             self._generate_tokens(request, usage, cancel, emit)
         except _Cancelled:
             usage.finish_reason = "cancelled"
+        except ContextTooLongError as error:  # expected: the caller cuts the prompt and retries
+            usage.finish_reason = "error"
+            log.info("%s", error)
+            emit(error)
         except Exception as error:  # reported to the consumer, not lost in the thread
             usage.finish_reason = "error"
             log.exception("generation failed")

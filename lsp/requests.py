@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -89,10 +90,15 @@ async def complete_at(
         log.debug("no completion for %s: %s", document.uri, reason)
         server.stats.add(skipped=1)
         return None
+    started = time.perf_counter()
     try:
-        return await server.service.complete(
+        result = await server.service.complete(
             document, offset, file_path_of(server, document.uri), invoked
         )
+        timing = result.timing
+        server_ms = (time.perf_counter() - started) * 1000
+        server.stats.record_request(server_ms, timing.debounce_ms, timing.engine_ms)
+        return result
     except asyncio.CancelledError:
         server.stats.add(requests_cancelled=1)
         raise

@@ -299,6 +299,7 @@ async def test_a_prompt_the_estimate_let_through_is_recounted_and_retried(
     options = CompletionOptions(max_tokens=64, context=ContextOptions(max_tokens=200))
     pipeline = CompletionPipeline(tiny_pipeline.engine, options, Stats())
     pipeline.counter = TokenEstimator(bytes_per_token=100)
+    pipeline.counter.calibrated = True  # as if it had been, wrongly
     text = "".join(f"漢字_{n} = value_{n} + 1  # 😀\n" for n in range(2000))
     document = Document("file:///big.py", text + "\n", "python")
     offset = text.index("漢字_1000")

@@ -1,0 +1,52 @@
+"""The completion service: one engine, and a pipeline that learns across requests."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from completion.document import Document
+from completion.pipeline import CompletionOptions
+from completion.scheduler import SchedulerOptions
+from completion.service import CompletionService
+from engines.registry import EngineSettings
+
+pytestmark = pytest.mark.slow
+
+BIG_FILE = "".join(f"def step_{n}(value):\n    return value + {n}\n\n\n" for n in range(400))
+
+
+@pytest.fixture
+async def service(tiny_model: Path) -> AsyncIterator[CompletionService]:
+    service = CompletionService(
+        CompletionOptions(),
+        EngineSettings(model_path=str(tiny_model)),
+        scheduler_options=SchedulerOptions(debounce_ms=0, cache=False),
+    )
+    yield service
+    await service.close()
+
+
+async def test_the_token_estimate_learned_once_serves_later_requests(
+    service: CompletionService,
+) -> None:
+    document = Document("file:///big.py", BIG_FILE, "python")
+    first = await service.complete(document, document.line_start(800))
+    engine = await service.ready_engine()
+    pipeline = service.pipeline_for(engine)
+    assert pipeline.counter.calibrated
+    assert first.usage.prompt_tokens_total + pipeline.max_tokens(True) < 512
+
+    await service.complete(document, document.line_start(1200))
+    assert service.pipeline_for(engine) is pipeline
+    assert service.stats.engine_calls == 2  # no prompt was rejected and resent
+
+    # New options (a config change) get a new pipeline that keeps what was learned.
+    await service.reconfigure(
+        dataclasses.replace(service.options, max_tokens=32), service.engine_settings
+    )
+    renewed = service.pipeline_for(engine)
+    assert renewed is not pipeline and renewed.counter is pipeline.counter

@@ -59,6 +59,8 @@ class Replay:
     pause_latencies_ms: list[float] = field(default_factory=list)
     pause_slack_ms: list[float] = field(default_factory=list)
     """Per pause: time to suggestion minus that request's debounce and engine wait."""
+    pause_outside_ms: list[float] = field(default_factory=list)
+    """Per pause: time to suggestion minus the time the request spent in the server."""
     stats: dict[str, Any] = field(default_factory=dict)
     rss_mb: float = 0.0
 
@@ -149,6 +151,7 @@ async def replay_file(
                 # Time the user waited beyond the debounce and the model's own time.
                 waited = stats.get("lastDebounceMs", 0.0) + stats.get("lastEngineWaitMs", 0.0)
                 result.pause_slack_ms.append(latency_ms - waited)
+                result.pause_outside_ms.append(latency_ms - stats.get("lastServerMs", 0.0))
             except Exception:
                 pass
             await asyncio.sleep(rng.uniform(0.4, 0.9))
@@ -222,6 +225,7 @@ def report(name: str, replay: Replay) -> dict[str, float]:
         "pause->suggestion p50 ms": percentile(replay.pause_latencies_ms, 0.5),
         "pause->suggestion p95 ms": percentile(replay.pause_latencies_ms, 0.95),
         "pause slack p50 ms": percentile(replay.pause_slack_ms, 0.5),
+        "  of which outside server p50 ms": percentile(replay.pause_outside_ms, 0.5),
         "engine p50 ms": stats["engineP50Ms"],
         "debounce p50 ms": stats["debounceP50Ms"],
         "server overhead p50 ms": stats["overheadP50Ms"],

@@ -48,11 +48,11 @@ class ContextOptions:
     max_tokens: int = 1536
     """Token budget for prefix plus suffix (the pipeline also caps it by the
     model's context window minus the completion's tokens and the template)."""
-    prefix_share: float = 0.85
+    prefix_share: float = 0.9
     """Fraction of the budget the prefix may use; the suffix gets the rest. The
     suffix follows the cursor in the prompt, so every keystroke makes the
     engine evaluate it again: a small share keeps that cost low (Copilot gives
-    the suffix 15% too)."""
+    the suffix 15%)."""
     multiline: Multiline = Multiline.AUTO
     """Whether completions may span lines: always, never, or decided per cursor."""
     syntax_cut: bool = True

@@ -217,10 +217,13 @@ class CompletionPipeline:
         offset: int,
         file_path: str | None = None,
         progress: Callable[[str], None] | None = None,
+        context: Context | None = None,
     ) -> Completion:
+        """Complete at ``offset``; ``context``, when given, was built for this very text."""
         started = time.perf_counter()
         self.stats.add(requests=1)
-        context = self.make_context(document, offset, file_path)
+        if context is None:
+            context = self.make_context(document, offset, file_path)
         if context.skip_reason:
             prompt = self.make_prompt(context)
         else:

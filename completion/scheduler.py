@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from completion.cache import CompletionCache, window_after, window_before
+from completion.context import Context
 from completion.document import Document
 from completion.pipeline import Completion, CompletionPipeline
 from completion.stats import Stats
@@ -152,6 +153,7 @@ class Scheduler:
                 if adopted is not None:
                     return adopted
 
+        text = document.text
         context = pipeline.make_context(document, offset, file_path)
         immediate = invoked or (context.multiline and not context.line_prefix.strip())
         delay = self.debounce_seconds(document.uri, immediate)
@@ -160,7 +162,9 @@ class Scheduler:
             await asyncio.sleep(delay)
         if self.options.cancel_superseded:
             self._cancel_flight(document.uri)
-        flight = self._launch(pipeline, fingerprint, document, offset, file_path)
+        # Built for this very text, unless it was edited during the debounce.
+        reuse = context if document.text is text else None
+        flight = self._launch(pipeline, fingerprint, document, offset, file_path, reuse)
         result = await self._wait(flight)
         result.timing.debounce_ms = delay * 1000
         return result
@@ -172,6 +176,7 @@ class Scheduler:
         document: Document,
         offset: int,
         file_path: str | None,
+        context: Context | None = None,
     ) -> Flight:
         # The flight works on a snapshot (sharing the parsed tree): the live
         # document keeps changing.
@@ -182,7 +187,7 @@ class Scheduler:
             flight.partial = text
 
         async def run() -> Completion:
-            result = await pipeline.complete(snapshot, offset, file_path, progress=progress)
+            result = await pipeline.complete(snapshot, offset, file_path, progress, context)
             if self.options.cache and result.text:
                 self.cache.store(snapshot, offset, result.text, result.multiline, fingerprint)
             if self.options.prefetch and result.text:

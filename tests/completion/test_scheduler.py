@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from completion.context import ContextOptions, Multiline
 from completion.document import Document
 from completion.pipeline import CompletionOptions, CompletionPipeline
 from completion.scheduler import Scheduler, SchedulerOptions, TypingPace
@@ -97,3 +98,29 @@ def test_debounce_adapts_to_typing_speed() -> None:
     assert 90 < pace.average_ms < 110
     scheduler = Scheduler(SchedulerOptions(debounce_ms=50, debounce_max_ms=250), Stats())
     assert scheduler.debounce_seconds("u", immediate=True) == 0.0
+
+
+async def test_an_edit_during_the_debounce_is_in_the_prompt(tiny_model: Path) -> None:
+    from tests.conftest import fill_case
+
+    engine = LlamaCppEngine(LlamaCppOptions(model_path=str(tiny_model)))
+    await engine.start()
+    try:
+        # Single-line only: an empty line would be answered at once, without a debounce.
+        single = CompletionOptions(context=ContextOptions(multiline=Multiline.NEVER))
+        tiny = CompletionPipeline(engine, single, Stats())
+        scheduler = Scheduler(SchedulerOptions(debounce_ms=100), tiny.stats)
+        case = fill_case("single-line")
+        name = case["middle"].split(" = ")[0]  # defined by the hole, used in the suffix
+        stale = case["suffix"].replace(name, "stale_name")
+        document = Document("file:///d.py", case["prefix"] + stale, "python")
+        request = asyncio.create_task(
+            scheduler.complete(tiny, "m", document, len(case["prefix"]))
+        )
+        await asyncio.sleep(0.02)  # the request is now waiting out its debounce
+        start = len(case["prefix"])
+        document.replace(start, len(document.text), case["suffix"])
+        result = await request
+        assert result.text == case["middle"]
+    finally:
+        await engine.close()

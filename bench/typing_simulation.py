@@ -61,6 +61,8 @@ class Replay:
     """Per pause: time to suggestion minus that request's debounce and engine wait."""
     pause_outside_ms: list[float] = field(default_factory=list)
     """Per pause: time to suggestion minus the time the request spent in the server."""
+    round_trips_ms: list[float] = field(default_factory=list)
+    """Round trips of a request that does no work (dscoder/stats), after the replay."""
     stats: dict[str, Any] = field(default_factory=dict)
     rss_mb: float = 0.0
 
@@ -195,6 +197,11 @@ async def run_mode(
     result = Replay()
     for path, language, start_line in CORPUS:
         await replay_file(client, path, language, start_line, max_keys, naive, rng, result)
+    # The floor under "outside the server": a request that does no work.
+    for _ in range(50):
+        sent = time.perf_counter()
+        await client.protocol.send_request_async("dscoder/stats", {})
+        result.round_trips_ms.append((time.perf_counter() - sent) * 1000)
     result.stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
     server = client._server
     result.rss_mb = rss_mb(server.pid) if server is not None else 0.0
@@ -226,6 +233,7 @@ def report(name: str, replay: Replay) -> dict[str, float]:
         "pause->suggestion p95 ms": percentile(replay.pause_latencies_ms, 0.95),
         "pause slack p50 ms": percentile(replay.pause_slack_ms, 0.5),
         "  of which outside server p50 ms": percentile(replay.pause_outside_ms, 0.5),
+        "empty request round trip p50 ms": percentile(replay.round_trips_ms, 0.5),
         "engine p50 ms": stats["engineP50Ms"],
         "debounce p50 ms": stats["debounceP50Ms"],
         "server overhead p50 ms": stats["overheadP50Ms"],

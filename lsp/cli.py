@@ -136,15 +136,11 @@ def run_server(args: argparse.Namespace) -> int:
 
     sources, problems = build_sources(args)
     server = create_server(sources, problems)
-    # The engine's worker thread runs Python between tokens; with CPython's
-    # default 5 ms switch interval the event loop could wait that long to
-    # answer a request that is ready. 1 ms costs the worker next to nothing.
-    sys.setswitchinterval(0.001)
     if args.tcp:
         log.info("serving LSP on %s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
     else:
-        server.start_io(sys.stdin.buffer, _protocol_stdout())
+        server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
     return 0
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
+import threading
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
@@ -92,6 +96,47 @@ class DscoderServer(LanguageServer):
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("background task %s failed", task.get_name(), exc_info=error)
+
+    # ----- transport ------------------------------------------------------
+
+    def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        """Serve over stdio, reading stdin on the event loop when it is a pipe.
+
+        pygls reads stdin with a blocking call per header line and per body on
+        its thread pool: three thread hand-offs per message. Reading the pipe
+        on the event loop saves them (and keeps that pool free). Anything
+        else (a regular file, a terminal) goes through pygls's own reader.
+        """
+        try:
+            mode = os.fstat(stdin.fileno()).st_mode
+        except (OSError, ValueError, AttributeError):
+            mode = 0
+        if os.name != "posix" or not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            self.start_io(stdin, stdout)
+            return
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout))
+        try:
+            asyncio.run(self._run_on_pipe(stdin))
+        except BrokenPipeError:
+            log.error("the client closed the connection; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    async def _run_on_pipe(self, stdin: BinaryIO) -> None:
+        loop = asyncio.get_running_loop()
+        reader = _PipeReader(limit=2**26)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+        assert self._stop_event is not None
+        await run_async(
+            stop_event=self._stop_event,
+            reader=reader,
+            protocol=self.protocol,
+            logger=logging.getLogger("pygls.io_"),
+            error_handler=self.report_server_error,
+        )
 
     # ----- supersession ----------------------------------------------------
 
@@ -202,3 +247,13 @@ def create_server(
     ):
         feature.register(server)
     return server
+
+
+class _PipeReader(asyncio.StreamReader):
+    """A StreamReader that, like a file's read(), returns what is left at EOF."""
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await super().readexactly(n)
+        except asyncio.IncompleteReadError as error:
+            return error.partial

@@ -189,3 +189,32 @@ def test_malformed_messages_do_not_kill_the_server(any_model: Path) -> None:
     stats = next(answer for answer in _messages(process.stdout) if answer.get("id") == 8)
     assert "requests" in stats["result"], stats
     assert sys.executable  # the server ran under this interpreter
+
+
+@pytest.mark.parametrize("stdin_kind", ["pipe", "file", "truncated pipe"])
+def test_messages_are_read_from_a_pipe_a_file_or_a_cut_stream(
+    any_model: Path, tmp_path: Path, stdin_kind: str
+) -> None:
+    """stdin is read on the event loop when it is a pipe and by pygls otherwise."""
+    stdin = _frame(
+        b'{"jsonrpc":"2.0","id":7,"method":"initialize",'
+        b'"params":{"processId":null,"rootUri":null,"capabilities":{}}}'
+    ) + _frame(b'{"jsonrpc":"2.0","id":8,"method":"dscoder/stats"}')
+    if stdin_kind == "truncated pipe":  # the client dies in the middle of a message
+        stdin += b'Content-Length: 500\r\n\r\n{"jsonrpc":"2.0","id":9,'
+    command = server_command("--model", str(any_model))
+    if stdin_kind == "file":
+        path = tmp_path / "messages"
+        path.write_bytes(stdin)
+        with path.open("rb") as source:
+            process = subprocess.run(
+                command, stdin=source, capture_output=True, timeout=60, check=False
+            )
+    else:
+        process = subprocess.run(command, input=stdin, capture_output=True, timeout=60, check=False)
+    answers = {answer.get("id"): answer for answer in _messages(process.stdout)}
+    assert "capabilities" in answers[7]["result"]  # type: ignore[operator]
+    assert "requests" in answers[8]["result"]  # type: ignore[operator]
+    assert process.returncode == 0, process.stderr.decode()[-2000:]
+    if stdin_kind != "truncated pipe":  # the cut message is logged as a protocol error
+        assert b"Traceback" not in process.stderr, process.stderr.decode()[-2000:]

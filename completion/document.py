@@ -116,10 +116,14 @@ class Document:
         syntax = self.syntax
         return syntax.tree(self.text, budget_ms) if syntax is not None else None
 
-    def snapshot(self) -> Document:
-        """A frozen copy for a background job; it shares the parsed tree."""
+    def snapshot(self, budget_ms: float | None = None) -> Document:
+        """A frozen copy for a background job; it shares the parsed tree.
+
+        With ``budget_ms``, a reparse that runs longer is left for later and
+        the copy parses for itself when (and if) it needs a tree.
+        """
         copy = Document(self.uri, self.text, self.language_id, self.version)  # shares the index
-        tree = self.syntax_tree()
+        tree = self.syntax_tree(budget_ms)
         current = self._syntax is not None and self._syntax.current
         if tree is not None and current and copy.syntax is not None:
             copy.syntax.adopt(tree.copy(), copy.text)

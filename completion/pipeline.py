@@ -180,8 +180,10 @@ class CompletionPipeline:
         if info is None or info.context_length <= 0:
             return context, prompt
         limit = info.context_length - self.max_tokens(context.multiline) - 1
-        # Until the estimate has met this engine's tokenizer, count exactly.
-        count_exactly = count_exactly or not self.counter.calibrated
+        # Until the estimate has met this engine's tokenizer, count exactly any
+        # prompt that could overflow even at one byte per token.
+        if not self.counter.calibrated and len(prompt.text.encode("utf-8")) >= 0.75 * limit:
+            count_exactly = True
         if not count_exactly and self.counter(prompt.text) < 0.75 * limit:
             return context, prompt
         options = self.context_options()
@@ -247,7 +249,14 @@ class CompletionPipeline:
             # The estimate missed by more than its margin (an unusual tokenizer):
             # count exactly, cut the context to fit, and try once more.
             log.info("prompt over the model's window; recounting exactly and retrying once")
+            rejected = prompt.text
             context, prompt = await self.fit_prompt(document, offset, file_path, context, True)
+            if prompt.text == rejected:
+                # The engine's real window is smaller than it reported: cut a quarter.
+                options = self.context_options()
+                smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
+                context = build_context(document, offset, smaller, self.counter, file_path)
+                prompt = self.make_prompt(context)
             raw, usage = await self.generate(prompt, context, timing, progress)
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
         result.raw, result.usage = raw, usage

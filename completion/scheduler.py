@@ -157,9 +157,9 @@ class Scheduler:
         context = pipeline.make_context(document, offset, file_path)
         immediate = invoked or (context.multiline and not context.line_prefix.strip())
         delay = self.debounce_seconds(document.uri, immediate)
-        self.stats.record_debounce(delay * 1000)
         if delay:
             await asyncio.sleep(delay)
+        self.stats.record_debounce(delay * 1000)  # requests cancelled meanwhile do not count
         if self.options.cancel_superseded:
             self._cancel_flight(document.uri)
         # Built for this very text, unless it was edited during the debounce.
@@ -180,7 +180,7 @@ class Scheduler:
     ) -> Flight:
         # The flight works on a snapshot (sharing the parsed tree): the live
         # document keeps changing.
-        snapshot = document.snapshot()
+        snapshot = document.snapshot(pipeline.options.context.parse_budget_ms or None)
         flight: Flight
 
         def progress(text: str) -> None:

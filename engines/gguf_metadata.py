@@ -45,11 +45,15 @@ class GGUFHeaderError(ValueError):
     """The file is not a GGUF file, or its header is damaged."""
 
 
-def read_metadata(path: Path, wanted: Callable[[str], bool], limit: int = 0) -> dict[str, Value]:
+def read_metadata(
+    path: Path,
+    wanted: Callable[[str], bool],
+    done: Callable[[dict[str, Value]], bool] | None = None,
+) -> dict[str, Value]:
     """Scalar and string values of the keys ``wanted`` accepts, in file order.
 
-    Arrays are skipped (their value is None). With ``limit``, reading stops
-    once that many wanted keys were found.
+    Arrays are skipped (their value is None). Reading stops early once
+    ``done`` says the values found so far are enough.
     """
     found: dict[str, Value] = {}
     try:
@@ -66,7 +70,7 @@ def read_metadata(path: Path, wanted: Callable[[str], bool], limit: int = 0) -> 
                 kind = _uint(file, "<I", 4)
                 if wanted(key):
                     found[key] = _value(file, kind)
-                    if limit and len(found) >= limit:
+                    if done is not None and done(found):
                         break
                 else:
                     _skip(file, kind)
@@ -81,7 +85,10 @@ def trained_context_length(path: Path) -> int:
     def wanted(key: str) -> bool:
         return key == "general.architecture" or key.endswith(".context_length")
 
-    values = read_metadata(path, wanted)
+    def done(found: dict[str, Value]) -> bool:
+        return f"{found.get('general.architecture')}.context_length" in found
+
+    values = read_metadata(path, wanted, done)
     architecture = values.get("general.architecture")
     length = values.get(f"{architecture}.context_length")
     return int(length) if isinstance(length, int) and length > 0 else 0

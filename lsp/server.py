@@ -107,17 +107,16 @@ class DscoderServer(LanguageServer):
         on the event loop saves them (and keeps that pool free). Anything
         else (a regular file, a terminal) goes through pygls's own reader.
         """
-        try:
-            mode = os.fstat(stdin.fileno()).st_mode
-        except (OSError, ValueError, AttributeError):
-            mode = 0
-        if os.name != "posix" or not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        if not _own_pipe(stdin, stdout):
             self.start_io(stdin, stdout)
             return
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout))
         try:
             asyncio.run(self._run_on_pipe(stdin))
+        except _PipeSetupError as error:
+            log.info("reading stdin through pygls (%s)", error)
+            self.start_io(stdin, stdout)
         except BrokenPipeError:
             log.error("the client closed the connection; shutting down")
         except (KeyboardInterrupt, SystemExit):
@@ -128,7 +127,10 @@ class DscoderServer(LanguageServer):
     async def _run_on_pipe(self, stdin: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
         reader = _PipeReader(limit=2**26)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+        try:
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+        except (OSError, ValueError) as error:
+            raise _PipeSetupError(str(error)) from error
         assert self._stop_event is not None
         await run_async(
             stop_event=self._stop_event,
@@ -249,11 +251,38 @@ def create_server(
     return server
 
 
+class _PipeSetupError(Exception):
+    """stdin could not be watched by the event loop."""
+
+
+def _own_pipe(stdin: BinaryIO, stdout: BinaryIO) -> bool:
+    """True when stdin is a pipe or socket of its own, safe to make non-blocking.
+
+    Non-blocking is a property of the open file, so stdin must not be the
+    same socket as stdout (socat, inetd): writes to it could then be cut short.
+    """
+    if os.name != "posix":
+        return False
+    try:
+        read, write = os.fstat(stdin.fileno()), os.fstat(stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not (stat.S_ISFIFO(read.st_mode) or stat.S_ISSOCK(read.st_mode)):
+        return False
+    return (read.st_dev, read.st_ino) != (write.st_dev, write.st_ino)
+
+
 class _PipeReader(asyncio.StreamReader):
-    """A StreamReader that, like a file's read(), returns what is left at EOF."""
+    """A StreamReader that reads like a file: what is left at EOF, no size errors."""
 
     async def readexactly(self, n: int) -> bytes:
         try:
             return await super().readexactly(n)
         except asyncio.IncompleteReadError as error:
             return error.partial
+
+    async def readline(self) -> bytes:
+        try:
+            return await super().readline()
+        except ValueError:  # a header line over the limit, already dropped
+            return b"X-Dscoder-Dropped: oversized header line\r\n"

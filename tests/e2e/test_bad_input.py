@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,47 @@ def test_malformed_messages_do_not_kill_the_server(any_model: Path) -> None:
     stats = next(answer for answer in _messages(process.stdout) if answer.get("id") == 8)
     assert "requests" in stats["result"], stats
     assert sys.executable  # the server ran under this interpreter
+
+
+def test_stdin_and_stdout_on_one_socket(any_model: Path) -> None:
+    """As under socat or inetd: answers are whole even though both ends share a socket."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        process = subprocess.Popen(
+            server_command("--model", str(any_model)),
+            stdin=theirs,
+            stdout=theirs,
+            stderr=subprocess.PIPE,
+        )
+        # Same open file as the server's stdin and stdout: their blocking flag.
+        probe = os.dup(theirs.fileno())
+        theirs.close()
+        try:
+            ours.sendall(
+                _frame(
+                    b'{"jsonrpc":"2.0","id":7,"method":"initialize",'
+                    b'"params":{"processId":null,"rootUri":null,"capabilities":{}}}'
+                )
+                + _frame(b'{"jsonrpc":"2.0","id":8,"method":"dscoder/stats"}')
+            )
+            ours.settimeout(60)
+            received = b""
+            while b'"id": 8' not in received and b'"id":8' not in received:
+                chunk = ours.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            answers = {answer.get("id"): answer for answer in _messages(received)}
+            assert "capabilities" in answers[7]["result"]  # type: ignore[operator]
+            assert "requests" in answers[8]["result"]  # type: ignore[operator]
+            # Made non-blocking for reading, the shared socket could cut writes short.
+            assert os.get_blocking(probe)
+        finally:
+            os.close(probe)
+            process.kill()
+            process.wait(timeout=30)
+            assert process.stderr is not None
+            process.stderr.close()
 
 
 @pytest.mark.parametrize("stdin_kind", ["pipe", "file", "truncated pipe"])

@@ -187,10 +187,13 @@ class CompletionPipeline:
         if not count_exactly and self.counter(prompt.text) < 0.75 * limit:
             return context, prompt
         options = self.context_options()
+        # An engine without a tokenizer only estimates: nothing to learn from it.
+        learn = bool(getattr(self.engine, "counts_exactly", True))
         for _ in range(4):
             exact = await self.engine.count_tokens(prompt.text)
             version = self.counter.version
-            self.counter.observe(prompt.text, exact)
+            if learn:
+                self.counter.observe(prompt.text, exact)
             if exact <= limit or options.max_tokens == 0:
                 break
             if self.counter.version != version:

@@ -363,6 +363,11 @@ class RemoteEngine:
         tokens = response.json().get("tokens", [])
         return [int(t) if not isinstance(t, dict) else int(t["id"]) for t in tokens]
 
+    @property
+    def counts_exactly(self) -> bool:
+        """False when ``count_tokens`` can only estimate (no tokenize endpoint)."""
+        return self.preset.tokenize is not None
+
     async def count_tokens(self, text: str) -> int:
         if self.preset.tokenize is None:
             return estimate_tokens(text)

@@ -17,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from completion.document import Document
+from completion.pipeline import CompletionOptions, CompletionPipeline
+from completion.stats import Stats
 from engines.base import GenerationRequest, GenerationUsage
 from engines.openai_compat import ModelNotFoundError, RemoteEngine, RemoteOptions
 from engines.presets import PRESETS, Wire
@@ -242,3 +245,29 @@ def test_every_preset_is_documented_with_its_start_command() -> None:
         assert f"`{preset.name}`" in docs, preset.name
         assert preset.start_command and preset.verified
         assert preset.wire in Wire
+
+
+async def test_a_server_without_a_tokenizer_does_not_calibrate_the_estimate() -> None:
+    """LM Studio has no /tokenize: its counts are our own estimate, not evidence."""
+    recorder = Recorder(
+        {
+            "/v1/models": httpx.Response(
+                200, json={"object": "list", "data": [{"id": "m", "object": "model"}]}
+            ),
+        }
+    )
+    engine = create_engine(EngineSettings(name="lmstudio"))
+    assert isinstance(engine, RemoteEngine) and not engine.counts_exactly
+    engine._transport = httpx.MockTransport(recorder)
+    await engine.start()
+    try:
+        pipeline = CompletionPipeline(engine, CompletionOptions(), Stats())
+        text = "".join(f"漢字_{n} = value_{n}\n" for n in range(3000))
+        document = Document("file:///cjk.py", text, "python")
+        offset = text.index("漢字_1500")
+        context = pipeline.make_context(document, offset)
+        await pipeline.fit_prompt(document, offset, None, context, count_exactly=True)
+        assert not pipeline.counter.calibrated
+        assert pipeline.counter.bytes_per_token == 3.0
+    finally:
+        await engine.close()

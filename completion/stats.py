@@ -48,8 +48,9 @@ class Stats:
     last_engine_ms: float = 0.0
     last_error: str | None = None
     last_request_ms: dict[str, float] = field(default_factory=dict)
-    """The last answered request's time, split: serverMs (in the server),
-    debounceMs, engineWaitMs (generating, or waiting on a generation it adopted)."""
+    """The last answered request's time, split: lastServerMs (in the server),
+    lastDebounceMs, lastEngineWaitMs (generating, or waiting on a generation it
+    adopted); keyed as in the snapshot."""
     latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     engine_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     overhead_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
@@ -77,9 +78,9 @@ class Stats:
     def record_request(self, server_ms: float, debounce_ms: float, engine_wait_ms: float) -> None:
         with self._lock:
             self.last_request_ms = {
-                "serverMs": round(server_ms, 3),
-                "debounceMs": round(debounce_ms, 3),
-                "engineWaitMs": round(engine_wait_ms, 3),
+                "lastServerMs": round(server_ms, 3),
+                "lastDebounceMs": round(debounce_ms, 3),
+                "lastEngineWaitMs": round(engine_wait_ms, 3),
             }
 
     def record_debounce(self, waited_ms: float) -> None:
@@ -126,8 +127,5 @@ class Stats:
                 "lastLatencyMs": round(self.last_latency_ms, 2),
                 "lastEngineMs": round(self.last_engine_ms, 2),
                 "lastError": self.last_error,
-                **{
-                    f"last{key[0].upper()}{key[1:]}": value
-                    for key, value in self.last_request_ms.items()
-                },
+                **self.last_request_ms,
             }

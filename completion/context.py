@@ -72,6 +72,12 @@ class ContextOptions:
     cached prompt (llama.cpp's KV prefix, vLLM's prefix cache). On the grid the
     head stays put until the cursor has moved this many lines, at the cost of
     up to that many lines of context."""
+    line_in_middle: bool = True
+    """Put the text typed on the cursor's line after the FIM middle marker, as
+    the start of the middle, instead of at the end of the prefix. Typing along
+    a line then only appends to the prompt, so the engine's cached prompt is
+    reused up to the new characters; otherwise the suffix, which follows the
+    prefix in the prompt, is evaluated again on every keystroke."""
     parse_budget_ms: float = 4.0
     """Most time a request waits for the incremental reparse (0: no limit). A
     reparse that takes longer (rare: some edits make tree-sitter redo much of a

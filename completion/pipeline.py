@@ -157,7 +157,11 @@ class CompletionPipeline:
 
     def make_prompt(self, context: Context) -> Prompt:
         return build_prompt(
-            self.template, context.header + context.prefix, context.suffix, self.options.stop
+            self.template,
+            context.header + context.prefix,
+            context.suffix,
+            self.options.stop,
+            line_in_middle=self.options.context.line_in_middle,
         )
 
     async def fit_prompt(

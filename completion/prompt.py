@@ -38,6 +38,9 @@ class FimTemplate:
     """Lower-case substrings of a model name that identify the family."""
     file_header: str | None = None
     """How to mark the file path at the top of the prefix, with ``{path}``."""
+    middle_follows: bool = False
+    """Text appended to the rendered prompt reads as the start of the middle
+    (prefix-suffix-middle templates that end on the middle marker)."""
 
     def render(self, prefix: str, suffix: str) -> str:
         # str.replace rather than str.format: code is full of braces.
@@ -64,6 +67,7 @@ TEMPLATES: dict[str, FimTemplate] = {
             probe_tokens=(DEEPSEEK_FIM_BEGIN, DEEPSEEK_FIM_HOLE, DEEPSEEK_FIM_END),
             name_hints=("deepseek",),
             file_header="# {path}\n",
+            middle_follows=True,
         ),
         FimTemplate(
             name="starcoder",
@@ -72,6 +76,7 @@ TEMPLATES: dict[str, FimTemplate] = {
             probe_tokens=("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
             name_hints=("starcoder", "santacoder", "refact"),
             file_header="<file_sep>{path}\n",
+            middle_follows=True,
         ),
         FimTemplate(
             name="qwen",
@@ -89,6 +94,7 @@ TEMPLATES: dict[str, FimTemplate] = {
             probe_tokens=("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
             name_hints=("qwen",),
             file_header="<|file_sep|>{path}\n",
+            middle_follows=True,
         ),
         FimTemplate(
             name="codellama",
@@ -168,6 +174,14 @@ class Prompt:
     template: str
     prefix: str
     suffix: str
+    middle_start: str = ""
+    """The end of ``prefix`` that ``text`` puts after the middle marker instead."""
+
+
+def typed_on_line(prefix: str) -> str:
+    """The text typed on the cursor's line so far, after its indentation."""
+    line = prefix[prefix.rfind("\n") + 1 :]
+    return line.lstrip(" \t")
 
 
 def build_prompt(
@@ -176,15 +190,29 @@ def build_prompt(
     suffix: str,
     extra_stop: tuple[str, ...] = (),
     file_path: str | None = None,
+    line_in_middle: bool = False,
 ) -> Prompt:
-    """Render ``template`` around the cursor's prefix and suffix."""
+    """Render ``template`` around the cursor's prefix and suffix.
+
+    With ``line_in_middle`` (and a template whose middle follows the prompt),
+    the text typed on the cursor's line goes after the middle marker, as the
+    start of the middle the model continues. Typing along a line then only
+    appends to the prompt, so the engine's cached prompt covers everything but
+    the new characters; with the line at the end of the prefix, the suffix
+    follows the cursor and is evaluated again on every keystroke. Models
+    trained on FIM with split points anywhere in a document (DeepSeek Coder
+    splits at random characters) read both forms alike.
+    """
     if file_path and template.file_header:
         prefix = template.file_header.replace("{path}", file_path) + prefix
     stop = tuple(dict.fromkeys(template.stop + extra_stop))
+    middle_start = typed_on_line(prefix) if line_in_middle and template.middle_follows else ""
+    head = prefix[: len(prefix) - len(middle_start)]
     return Prompt(
-        text=template.render(prefix, suffix),
+        text=template.render(head, suffix) + middle_start,
         stop=stop,
         template=template.name,
         prefix=prefix,
         suffix=suffix,
+        middle_start=middle_start,
     )

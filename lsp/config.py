@@ -99,6 +99,21 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    # cattrs would take bool("no") as True: only clear answers are accepted.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -111,6 +126,7 @@ def _make_converter() -> cattrs.Converter:
         return make_dict_unstructure_fn(cls, converter, **overrides)
 
     converter.register_structure_hook_factory(dataclasses.is_dataclass, structure_hook)
+    converter.register_structure_hook(bool, _structure_bool)
     converter.register_unstructure_hook_factory(dataclasses.is_dataclass, unstructure_hook)
     return converter
 

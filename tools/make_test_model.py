@@ -2,11 +2,12 @@
 
 A small Llama-architecture decoder learns DeepSeek Coder's fill-in-the-middle
 format on synthetic Python and JavaScript: single-line holes, multi-line
-function bodies and mid-line call arguments, where the right middle needs
-names from the prefix and from the suffix. Everything is seeded, so the same
+function bodies, mid-line call arguments and the same calls opened at the
+start of their line, where the right middle needs names from the prefix and
+from the suffix. Everything is seeded, so the same
 command rebuilds the same model.
 
-    .venv/bin/python tools/make_test_model.py [--steps 1500] [--out tests/fixtures/tiny-dscoder]
+    .venv/bin/python tools/make_test_model.py [--steps 2000] [--out tests/fixtures/tiny-dscoder]
 
 Prints the held-out exact-match rate and the EOS rate measured through the
 project's own llama.cpp engine.
@@ -59,6 +60,18 @@ def pick(rng: random.Random, count: int) -> list[str]:
     return rng.sample(NAMES, count)
 
 
+def line_start(hole: Hole) -> Hole:
+    """The same hole opened from the start of its line.
+
+    The server puts the text typed on the cursor's line after the middle
+    marker (``context.lineInMiddle``), so the model must know middles that
+    begin at a line start and run on past the cursor.
+    """
+    cut = hole.prefix.rfind("\n") + 1
+    return Hole(hole.language, "line-start", hole.prefix[:cut], hole.prefix[cut:] + hole.middle,
+                hole.suffix)
+
+
 def python_holes(rng: random.Random) -> list[Hole]:
     verb = rng.choice(list(OPS))
     op = OPS[verb]
@@ -86,7 +99,7 @@ def python_holes(rng: random.Random) -> list[Hole]:
         f"{a1}, {a2}",
         f")\nprint({v})\n",
     )
-    return [single, multi, mid]
+    return [single, multi, mid, line_start(mid)]
 
 
 def javascript_holes(rng: random.Random) -> list[Hole]:
@@ -117,7 +130,7 @@ def javascript_holes(rng: random.Random) -> list[Hole]:
         f"{a1}, {a2}",
         f");\nconsole.log({v});\n",
     )
-    return [single, multi, mid]
+    return [single, multi, mid, line_start(mid)]
 
 
 def make_holes(seed: int, count: int) -> list[Hole]:
@@ -414,7 +427,7 @@ def write_hf(model, tokenizer, shape: Shape, out: Path) -> None:  # type: ignore
 
 
 async def evaluate(
-    path: Path, holes: list[Hole]
+    path: Path, holes: list[Hole], line_in_middle: bool
 ) -> tuple[list[bool], float, float, float]:
     from completion.prompt import build_prompt, detect_family, get_template, probe_token_strings
     from engines.base import GenerationRequest, GenerationUsage
@@ -431,7 +444,8 @@ async def evaluate(
     eos = generated = 0
     decode_seconds = 0.0
     for hole in holes:
-        prompt = build_prompt(get_template("deepseek"), hole.prefix, hole.suffix).text
+        prompt = build_prompt(get_template("deepseek"), hole.prefix, hole.suffix,
+                              line_in_middle=line_in_middle).text
         usage = GenerationUsage()
         pieces = [p async for p in engine.stream(
             GenerationRequest(prompt=prompt, max_tokens=64), usage)]
@@ -467,10 +481,15 @@ def main() -> int:
     write_hf(model, tokenizer, shape, args.out / "hf")
 
     held_out = make_holes(args.seed + 99, 200)
-    passed, eos, speed, load = asyncio.run(evaluate(gguf_path, held_out))
+    # Both prompt forms the server can send: the typed line after the middle
+    # marker (the default) and the whole prefix before the hole.
+    passed, eos, speed, load = asyncio.run(evaluate(gguf_path, held_out, True))
+    prefix_form, _, _, _ = asyncio.run(evaluate(gguf_path, held_out, False))
+    passed = [a and b for a, b in zip(passed, prefix_form, strict=True)]
     exact = sum(passed) / len(passed)
     print(f"training: {args.steps} steps in {seconds:.0f}s")
-    print(f"held-out exact match: {exact:.1%} of {len(held_out)}; stopped by EOS: {eos:.1%}")
+    print(f"held-out exact match, both prompt forms: {exact:.1%} of {len(held_out)};"
+          f" stopped by EOS: {eos:.1%}")
     print(f"llama.cpp: {speed:.0f} generated tokens/s, load {load * 1000:.0f} ms")
     print(f"gguf size: {gguf_path.stat().st_size / 1e6:.2f} MB")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from completion.prompt import (
@@ -81,3 +83,49 @@ def test_vocabulary_beats_a_misleading_name() -> None:
 
 def test_no_evidence_means_no_family() -> None:
     assert detect_family("SmolLM2-135M", {"general.name": "SmolLM2"}, frozenset()) is None
+
+
+def test_the_typed_line_goes_after_the_middle_marker() -> None:
+    prefix = "def f(x):\n    y = f("
+    prompt = build_prompt(get_template("deepseek"), prefix, ")\n", line_in_middle=True)
+    assert prompt.text == ("<｜fim▁begin｜>def f(x):\n    <｜fim▁hole｜>)\n<｜fim▁end｜>y = f(")
+    assert (prompt.prefix, prompt.middle_start) == (prefix, "y = f(")
+
+
+def test_typing_along_a_line_only_appends_to_the_prompt() -> None:
+    # What lets the engine reuse its cached prompt for all but the new keys.
+    line = "    total = price * count"
+    suffix = "\n    return total\n" * 20
+    prompts = [
+        build_prompt(
+            get_template("deepseek"),
+            "def f(price, count):\n" + line[:n],
+            suffix,
+            line_in_middle=True,
+        ).text
+        for n in range(4, len(line) + 1)
+    ]
+    for before, after in itertools.pairwise(prompts):
+        assert after.startswith(before) and len(after) == len(before) + 1
+    # With the line at the end of the prefix, each key changes the prompt before the suffix.
+    plain = [
+        build_prompt(get_template("deepseek"), "def f():\n" + line[:n], suffix).text
+        for n in (10, 11)
+    ]
+    assert not plain[1].startswith(plain[0])
+
+
+@pytest.mark.parametrize("name", ["codellama", "codestral", "plain"])
+def test_templates_whose_middle_does_not_follow_keep_the_line_in_the_prefix(name: str) -> None:
+    template = get_template(name)
+    moved = build_prompt(template, "a = 1\nb = f(", ")\n", line_in_middle=True)
+    assert moved == build_prompt(template, "a = 1\nb = f(", ")\n")
+    assert moved.middle_start == ""
+
+
+@pytest.mark.parametrize("prefix", ["def f():\n    ", "x = 1\n", ""])
+def test_nothing_typed_on_the_line_gives_the_plain_prompt(prefix: str) -> None:
+    template = get_template("deepseek")
+    assert build_prompt(template, prefix, "S", line_in_middle=True).text == (
+        build_prompt(template, prefix, "S").text
+    )

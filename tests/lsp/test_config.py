@@ -53,6 +53,18 @@ def test_bad_values_are_dropped_and_named() -> None:
     assert "maxTokens" in text and "warp" in text and "bogus" in text
 
 
+def test_switches_take_only_clear_answers() -> None:
+    config, problems = structure_config(
+        {"enable": "no", "context": {"syntaxCut": "maybe", "lineInMiddle": "off", "pinHeader": 0}}
+    )
+    assert config.enable is False
+    assert config.context.line_in_middle is False and config.context.pin_header is False
+    assert config.context.syntax_cut is True  # the default, with a message
+    assert problems == [
+        "context.syntaxCut: invalid value for type, expected bool; using the default"
+    ]
+
+
 def test_out_of_range_values_fall_back() -> None:
     config, problems = structure_config({"maxTokens": 0, "temperature": -2})
     assert config.max_tokens == Config().max_tokens and config.temperature == 0.0

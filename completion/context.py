@@ -48,11 +48,12 @@ class ContextOptions:
     max_tokens: int = 1536
     """Token budget for prefix plus suffix (the pipeline also caps it by the
     model's context window minus the completion's tokens and the template)."""
-    prefix_share: float = 0.9
-    """Fraction of the budget the prefix may use; the suffix gets the rest. The
-    suffix follows the cursor in the prompt, so every keystroke makes the
-    engine evaluate it again: a small share keeps that cost low (Copilot gives
-    the suffix 15%)."""
+    prefix_share: float = 0.8
+    """Fraction of the budget the prefix may use; the suffix gets the rest (as
+    llama.vim's 256 prefix and 64 suffix lines). The suffix follows the prefix
+    in the prompt, so the engine evaluates it again whenever the prefix changes
+    before it: once per new line, since the text typed on the cursor's line
+    goes after the middle marker (``line_in_middle``)."""
     multiline: Multiline = Multiline.AUTO
     """Whether completions may span lines: always, never, or decided per cursor."""
     syntax_cut: bool = True

@@ -293,6 +293,7 @@ class CompletionPipeline:
             stop=prompt.stop,
             prefix=prompt.prefix,
             suffix=prompt.suffix,
+            middle_start=prompt.middle_start,
         )
         usage = GenerationUsage()
         cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)

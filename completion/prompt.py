@@ -10,6 +10,7 @@ is broken in 0.3.x and vLLM's /v1/completions has no ``suffix`` field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ DEEPSEEK_FIM_END = "<\uff5cfim\u2581end\uff5c>"
 DEEPSEEK_EOS = "<\uff5cend\u2581of\u2581sentence\uff5c>"
 DEEPSEEK_BOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"
 DEEPSEEK_EOT = "<|EOT|>"
+
+_FIELDS = re.compile(r"(\{prefix\}|\{suffix\})")
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,10 @@ class FimTemplate:
     (prefix-suffix-middle templates that end on the middle marker)."""
 
     def render(self, prefix: str, suffix: str) -> str:
-        # str.replace rather than str.format: code is full of braces.
-        return self.fim_format.replace("{prefix}", prefix, 1).replace("{suffix}", suffix, 1)
+        # One pass over the format's own fields: code is full of braces, and
+        # a prefix may well contain the text "{suffix}" itself.
+        fields = {"{prefix}": prefix, "{suffix}": suffix}
+        return "".join(fields.get(piece, piece) for piece in _FIELDS.split(self.fim_format))
 
 
 TEMPLATES: dict[str, FimTemplate] = {
@@ -180,7 +185,8 @@ class Prompt:
 
 def typed_on_line(prefix: str) -> str:
     """The text typed on the cursor's line so far, after its indentation."""
-    line = prefix[prefix.rfind("\n") + 1 :]
+    # A lone CR ends a line too (old Mac files), as in Document.
+    line = prefix[max(prefix.rfind("\n"), prefix.rfind("\r")) + 1 :]
     return line.lstrip(" \t")
 
 

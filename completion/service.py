@@ -125,8 +125,9 @@ class CompletionService:
         """Report the failure once (the listener dedupes) and schedule a rebuild."""
         self.stats.last_error = str(error)
         label = self._model_label()
-        self._set_status(EngineStatus(EngineState.FAILED, self.engine_settings.name, label,
-                                      str(error)))
+        self._set_status(
+            EngineStatus(EngineState.FAILED, self.engine_settings.name, label, str(error))
+        )
         if isinstance(error, ModelLoadError) or self._retry_task is not None:
             return
         delay = self.retry_delays[min(self._retries, len(self.retry_delays) - 1)]

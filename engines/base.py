@@ -70,6 +70,9 @@ class GenerationRequest:
     # itself (llama-server /infill, the DeepSeek API's prompt+suffix).
     prefix: str | None = None
     suffix: str | None = None
+    middle_start: str = ""
+    """The end of ``prefix`` (the text typed on the cursor's line) that
+    ``prompt`` carries after the middle marker instead of before the hole."""
 
 
 @dataclass

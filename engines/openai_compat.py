@@ -147,34 +147,37 @@ def shrink_request(request: GenerationRequest, keep: float) -> GenerationRequest
 
     ``keep`` is the fraction of prefix and suffix characters to keep; cuts
     fall on line boundaries. The prompt text is rebuilt by replacing the old
-    prefix and suffix inside it, so any FIM template works. None when the
-    request carries no prefix/suffix to cut.
+    prefix and suffix inside it, so any FIM template works; the part of the
+    prefix carried after the middle marker (``middle_start``) stays whole.
+    None when the request carries no prefix/suffix to cut.
     """
     prefix, suffix = request.prefix, request.suffix
     if prefix is None or suffix is None or not (prefix or suffix):
         return None
-    new_prefix = prefix[len(prefix) - int(len(prefix) * keep) :]
-    if new_prefix != prefix and "\n" in new_prefix:
-        new_prefix = new_prefix[new_prefix.index("\n") + 1 :]
+    typed = request.middle_start if prefix.endswith(request.middle_start) else ""
+    head = prefix[: len(prefix) - len(typed)]
+    new_head = head[len(head) - int(len(head) * keep) :]
+    if new_head != head and "\n" in new_head:
+        new_head = new_head[new_head.index("\n") + 1 :]
     new_suffix = suffix[: int(len(suffix) * keep)]
     if new_suffix != suffix and "\n" in new_suffix:
         new_suffix = new_suffix[: new_suffix.rindex("\n") + 1]
     prompt = request.prompt
-    start = prompt.find(prefix) if prefix else -1
-    after = start + len(prefix) if start >= 0 else 0
+    start = prompt.find(head) if head else -1
+    after = start + len(head) if start >= 0 else 0
     end = prompt.find(suffix, after) if suffix else -1
-    if (prefix and start < 0) or (suffix and end < 0):
+    if (head and start < 0) or (suffix and end < 0):
         return None
     pieces = []
     cursor = 0
     if start >= 0:
-        pieces += [prompt[:start], new_prefix]
+        pieces += [prompt[:start], new_head]
         cursor = after
     if end >= 0:
         pieces += [prompt[cursor:end], new_suffix]
         cursor = end + len(suffix)
     pieces.append(prompt[cursor:])
-    return replace(request, prompt="".join(pieces), prefix=new_prefix, suffix=new_suffix)
+    return replace(request, prompt="".join(pieces), prefix=new_head + typed, suffix=new_suffix)
 
 
 def leading_indent(prefix: str) -> int:

@@ -67,7 +67,8 @@ def line_start(hole: Hole) -> Hole:
     marker (``context.lineInMiddle``), so the model must know middles that
     begin at a line start and run on past the cursor.
     """
-    cut = hole.prefix.rfind("\n") + 1
+    line = hole.prefix[hole.prefix.rfind("\n") + 1 :]
+    cut = len(hole.prefix) - len(line.lstrip(" \t"))  # the indentation stays, as in the server
     return Hole(hole.language, "line-start", hole.prefix[:cut], hole.prefix[cut:] + hole.middle,
                 hole.suffix)
 

@@ -85,11 +85,42 @@ def test_no_evidence_means_no_family() -> None:
     assert detect_family("SmolLM2-135M", {"general.name": "SmolLM2"}, frozenset()) is None
 
 
-def test_the_typed_line_goes_after_the_middle_marker() -> None:
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("deepseek", "<｜fim▁begin｜>def f(x):\n    <｜fim▁hole｜>)\n<｜fim▁end｜>y = f("),
+        ("starcoder", "<fim_prefix>def f(x):\n    <fim_suffix>)\n<fim_middle>y = f("),
+        ("qwen", "<|fim_prefix|>def f(x):\n    <|fim_suffix|>)\n<|fim_middle|>y = f("),
+    ],
+)
+def test_the_typed_line_goes_after_the_middle_marker(name: str, expected: str) -> None:
     prefix = "def f(x):\n    y = f("
-    prompt = build_prompt(get_template("deepseek"), prefix, ")\n", line_in_middle=True)
-    assert prompt.text == ("<｜fim▁begin｜>def f(x):\n    <｜fim▁hole｜>)\n<｜fim▁end｜>y = f(")
+    prompt = build_prompt(get_template(name), prefix, ")\n", line_in_middle=True)
+    assert prompt.text == expected
     assert (prompt.prefix, prompt.middle_start) == (prefix, "y = f(")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_only_the_cursor_line_moves_whatever_the_line_ending(newline: str) -> None:
+    prefix = f"import os{newline}{newline}def f(x):{newline}\ty = f("
+    prompt = build_prompt(get_template("deepseek"), prefix, ")", line_in_middle=True)
+    assert prompt.middle_start == "y = f("
+    assert prompt.text.startswith(f"<｜fim▁begin｜>import os{newline}")
+
+
+def test_the_file_path_header_stays_at_the_head() -> None:
+    prompt = build_prompt(
+        get_template("deepseek"), "x = 1\ny = ", "\n", file_path="a.py", line_in_middle=True
+    )
+    assert prompt.text == "<｜fim▁begin｜># a.py\nx = 1\n<｜fim▁hole｜>\n<｜fim▁end｜>y = "
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_code_that_spells_a_template_field_is_left_alone(name: str) -> None:
+    prefix, suffix = 'f"{suffix} and {prefix}"\n', 'g("{prefix}")\n'
+    text = get_template(name).render(prefix, suffix)
+    assert text.count(prefix) == 1
+    assert name == "plain" or text.count(suffix) == 1
 
 
 def test_typing_along_a_line_only_appends_to_the_prompt() -> None:

@@ -114,9 +114,7 @@ async def test_an_edit_during_the_debounce_is_in_the_prompt(tiny_model: Path) ->
         name = case["middle"].split(" = ")[0]  # defined by the hole, used in the suffix
         stale = case["suffix"].replace(name, "stale_name")
         document = Document("file:///d.py", case["prefix"] + stale, "python")
-        request = asyncio.create_task(
-            scheduler.complete(tiny, "m", document, len(case["prefix"]))
-        )
+        request = asyncio.create_task(scheduler.complete(tiny, "m", document, len(case["prefix"])))
         await asyncio.sleep(0.02)  # the request is now waiting out its debounce
         start = len(case["prefix"])
         document.replace(start, len(document.text), case["suffix"])

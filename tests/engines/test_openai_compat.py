@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from completion.prompt import get_template, probe_token_strings
+from completion.prompt import build_prompt, get_template, probe_token_strings
 from engines.base import (
     EngineError,
     EngineUnavailableError,
@@ -122,6 +122,23 @@ def test_shrink_cuts_the_far_ends_on_line_boundaries() -> None:
     assert len(smaller.prefix) < len(prefix) and len(smaller.suffix) < len(suffix)
     assert smaller.prompt == DEEPSEEK.render(smaller.prefix, smaller.suffix)
     assert smaller.max_tokens == 8
+
+
+def test_shrink_keeps_the_typed_line_after_the_middle_marker() -> None:
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(10)) + "def f():\n    y = g("
+    suffix = ")\n    return y\n" + "".join(f"after_{i} = {i}\n" for i in range(10))
+    prompt = build_prompt(get_template("deepseek"), prefix, suffix, line_in_middle=True)
+    request = GenerationRequest(
+        prompt=prompt.text, prefix=prefix, suffix=suffix, middle_start=prompt.middle_start
+    )
+    smaller = shrink_request(request, 0.5)
+    assert smaller is not None and smaller.prefix is not None and smaller.suffix is not None
+    assert len(smaller.prefix) < len(prefix) and smaller.prefix.endswith("    y = g(")
+    rebuilt = build_prompt(
+        get_template("deepseek"), smaller.prefix, smaller.suffix, line_in_middle=True
+    )
+    assert smaller.prompt == rebuilt.text
+    assert smaller.prompt.endswith("<｜fim▁end｜>y = g(")
 
 
 def test_shrink_needs_prefix_and_suffix() -> None:

@@ -30,8 +30,12 @@ async def engine(tiny_model: Path) -> AsyncIterator[LlamaCppEngine]:
     await engine.close()
 
 
-async def fill(engine: LlamaCppEngine, hole: Hole) -> tuple[str, GenerationUsage]:
-    prompt = build_prompt(get_template("deepseek"), hole.prefix, hole.suffix).text
+async def fill(
+    engine: LlamaCppEngine, hole: Hole, line_in_middle: bool = True
+) -> tuple[str, GenerationUsage]:
+    prompt = build_prompt(
+        get_template("deepseek"), hole.prefix, hole.suffix, line_in_middle=line_in_middle
+    ).text
     usage = GenerationUsage()
     request = GenerationRequest(prompt=prompt, max_tokens=64)
     return "".join([piece async for piece in engine.stream(request, usage)]), usage
@@ -46,9 +50,12 @@ async def test_detected_as_deepseek(engine: LlamaCppEngine) -> None:
     assert info.metadata["tokenizer.ggml.fim_pre_token_id"] != ""
 
 
-async def test_fills_held_out_holes_and_stops_by_itself(engine: LlamaCppEngine) -> None:
+@pytest.mark.parametrize("line_in_middle", [True, False], ids=["line-in-middle", "prefix"])
+async def test_fills_held_out_holes_and_stops_by_itself(
+    engine: LlamaCppEngine, line_in_middle: bool
+) -> None:
     holes = make_holes(HELD_OUT_SEED, 60)
-    results = [await fill(engine, hole) for hole in holes]
+    results = [await fill(engine, hole, line_in_middle) for hole in holes]
     exact = sum(text == hole.middle for (text, _), hole in zip(results, holes, strict=True))
     stopped = sum(usage.finish_reason == "stop" for _, usage in results)
     assert exact >= 0.9 * len(holes)
@@ -60,7 +67,9 @@ async def test_the_middle_depends_on_the_suffix(engine: LlamaCppEngine) -> None:
     returned = hole.suffix.split("return ", 1)[1].split("\n", 1)[0].rstrip(";")
     other = next(name for name in NAMES if name not in hole.prefix + hole.suffix)
     renamed = Hole(
-        hole.language, hole.kind, hole.prefix,
+        hole.language,
+        hole.kind,
+        hole.prefix,
         hole.middle.replace(returned, other, 1),
         hole.suffix.replace(f"return {returned}", f"return {other}", 1),
     )

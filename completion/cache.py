@@ -97,7 +97,9 @@ class CompletionCache:
         """The remaining suggestion at ``offset``, or None.
 
         Newest entries are tried first. An empty remainder (the whole
-        suggestion was typed) is not a hit: the user wants the next one.
+        suggestion was typed) is not a hit: the user wants the next one. An
+        empty entry (the model had nothing to add here) is a hit at its own
+        cursor only.
         """
         text = document.text
         after = window_after(document, offset)
@@ -106,7 +108,8 @@ class CompletionCache:
             if entry.uri != document.uri or entry.fingerprint != fingerprint:
                 continue
             typed_length = offset - entry.offset
-            if not 0 <= typed_length < len(entry.text) or entry.after != after:
+            within = 0 <= typed_length < len(entry.text) or typed_length == 0 == len(entry.text)
+            if not within or entry.after != after:
                 continue
             if text[entry.offset : offset] != entry.text[:typed_length]:
                 continue

@@ -188,7 +188,9 @@ class Scheduler:
 
         async def run() -> Completion:
             result = await pipeline.complete(snapshot, offset, file_path, progress, context)
-            if self.options.cache and result.text:
+            # An empty answer the model gave (not a failure) is kept too: asking
+            # again at the same place would give the same nothing.
+            if self.options.cache and (result.text or answered(result)):
                 self.cache.store(snapshot, offset, result.text, result.multiline, fingerprint)
             if self.options.prefetch and result.text:
                 self._prefetch(pipeline, fingerprint, snapshot, offset, result.text, file_path)
@@ -221,12 +223,7 @@ class Scheduler:
         It runs as a flight with no waiters: accepting adopts it, and any other
         request for the document cancels it.
         """
-        accepted = Document(
-            document.uri,
-            document.text[:offset] + text + document.text[offset:],
-            document.language_id,
-            document.version,
-        )
+        accepted = accepted_document(document, offset, text)
         self.stats.add(prefetches=1)
         self._launch(pipeline, fingerprint, accepted, offset + len(text), file_path)
 
@@ -251,7 +248,11 @@ class Scheduler:
     ) -> Completion | None:
         self.stats.add(requests=1, inflight_reuses=1)
         finished = await self._wait(flight)
-        if not finished.text.startswith(typed) or len(finished.text) <= len(typed):
+        if not finished.text.startswith(typed):
+            return None
+        # A fully typed suggestion serves nothing; an empty answer for this
+        # very cursor is the answer.
+        if len(finished.text) <= len(typed) and (typed or not answered(finished)):
             return None
         result = Completion(
             text=finished.text[len(typed) :],
@@ -281,3 +282,19 @@ class Scheduler:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def answered(result: Completion) -> bool:
+    """The model ran to an answer (possibly empty), rather than failing."""
+    return result.usage.finish_reason in ("stop", "length", "cut")
+
+
+def accepted_document(document: Document, offset: int, text: str) -> Document:
+    """A copy of ``document`` with ``text`` inserted at ``offset``, as if accepted.
+
+    The copy's tree is the original's, edited and reparsed incrementally, not
+    parsed from scratch.
+    """
+    accepted = document.snapshot()
+    accepted.replace(offset, offset, text)
+    return accepted

@@ -66,6 +66,14 @@ def test_fully_typed_suggestion_is_not_a_hit() -> None:
     assert cache.lookup(doc(SUGGESTION), len(BEFORE) + len(SUGGESTION), "m") is None
 
 
+def test_an_empty_answer_is_a_hit_only_where_it_was_made() -> None:
+    cache = CompletionCache()
+    cache.store(doc(), len(BEFORE), "", multiline=False, fingerprint="m")
+    entry = cache.lookup(doc(), len(BEFORE), "m")
+    assert entry is not None and entry.text == ""
+    assert cache.lookup(doc("m"), len(BEFORE) + 1, "m") is None
+
+
 def test_bounded_by_entries_and_characters() -> None:
     cache = CompletionCache(max_entries=3, max_chars=10**9)
     for n in range(10):

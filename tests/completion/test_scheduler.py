@@ -11,8 +11,9 @@ import pytest
 from completion.context import ContextOptions, Multiline
 from completion.document import Document
 from completion.pipeline import CompletionOptions, CompletionPipeline
-from completion.scheduler import Scheduler, SchedulerOptions, TypingPace
+from completion.scheduler import Scheduler, SchedulerOptions, TypingPace, accepted_document
 from completion.stats import Stats
+from completion.syntax import sexp
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 
 pytestmark = pytest.mark.slow
@@ -122,3 +123,37 @@ async def test_an_edit_during_the_debounce_is_in_the_prompt(tiny_model: Path) ->
         assert result.text == case["middle"]
     finally:
         await engine.close()
+
+
+async def test_an_accepted_suggestion_is_served_by_the_prefetch(tiny_model: Path) -> None:
+    from tests.conftest import fill_case
+
+    engine = LlamaCppEngine(LlamaCppOptions(model_path=str(tiny_model)))
+    await engine.start()
+    try:
+        tiny = CompletionPipeline(engine, CompletionOptions(), Stats())
+        scheduler = Scheduler(SchedulerOptions(debounce_ms=0, prefetch=True), tiny.stats)
+        case = fill_case("mid-line")
+        cursor = len(case["prefix"])
+        document = Document("file:///d.py", case["prefix"] + case["suffix"], "python")
+        shown = await scheduler.complete(tiny, "m", document, cursor)
+        assert shown.text == case["middle"]
+        document.replace(cursor, cursor, shown.text)  # accepted
+        after = await scheduler.complete(tiny, "m", document, cursor + len(shown.text))
+        again = await scheduler.complete(tiny, "m", document, cursor + len(shown.text))
+        assert after.cached and again.cached and after.text == again.text
+        assert (tiny.stats.prefetches, tiny.stats.engine_calls) == (1, 2)
+    finally:
+        await engine.close()
+
+
+def test_the_accepted_document_is_parsed_as_if_from_scratch() -> None:
+    text = "def f(a):\n    return a\n\n\ndef g(b):\n    return b\n"
+    document = Document("file:///d.py", text, "python")
+    assert document.syntax_tree() is not None
+    offset = text.index("a\n")
+    accepted = accepted_document(document, offset, "a + 1 if a else (\n        0)")
+    fresh = Document("file:///other.py", accepted.text, "python")
+    assert accepted.text == text[:offset] + "a + 1 if a else (\n        0)" + text[offset:]
+    assert sexp(accepted.syntax_tree()) == sexp(fresh.syntax_tree())  # type: ignore[arg-type]
+    assert document.text == text  # the original is untouched

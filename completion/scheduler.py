@@ -246,7 +246,6 @@ class Scheduler:
     async def _adopt(
         self, flight: Flight, typed: str, offset: int, started: float
     ) -> Completion | None:
-        self.stats.add(requests=1, inflight_reuses=1)
         finished = await self._wait(flight)
         if not finished.text.startswith(typed):
             return None
@@ -254,6 +253,9 @@ class Scheduler:
         # very cursor is the answer.
         if len(finished.text) <= len(typed) and (typed or not answered(finished)):
             return None
+        # Counted only when adopted: otherwise the request goes on to a
+        # generation of its own, which counts it there.
+        self.stats.add(requests=1, inflight_reuses=1)
         result = Completion(
             text=finished.text[len(typed) :],
             start=offset,

@@ -71,6 +71,22 @@ async def test_a_request_adopts_a_matching_running_generation(
     assert pipeline.stats.engine_calls == 1 and pipeline.stats.inflight_reuses == 1
 
 
+async def test_a_generation_that_does_not_match_is_not_counted_as_adopted(
+    pipeline: CompletionPipeline,
+) -> None:
+    scheduler = make(pipeline, cache=False, cancel_superseded=False)
+    document = Document("u", TEXT)
+    first = asyncio.create_task(scheduler.complete(pipeline, "m", document, CURSOR))
+    await asyncio.sleep(0)  # the flight is launched and has produced nothing yet
+    typed = " nothing_the_model_would_write_42"
+    moved = Document("u", TEXT[:CURSOR] + typed + TEXT[CURSOR:])
+    second = await scheduler.complete(pipeline, "m", moved, CURSOR + len(typed))
+    await first
+    assert not second.cached
+    assert (pipeline.stats.requests, pipeline.stats.inflight_reuses) == (2, 0)
+    assert pipeline.stats.engine_calls == 2
+
+
 async def test_cancelling_the_only_waiter_stops_the_generation(
     pipeline: CompletionPipeline,
 ) -> None:

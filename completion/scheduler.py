@@ -9,7 +9,11 @@ Sits between the request and the pipeline. For each cursor, in order:
    expect an answer at once (an explicit request, a new empty line);
 4. a new generation ("flight"), owned here rather than by the request, so a
    newer request can adopt it. When the last request waiting on a flight is
-   cancelled, the flight is cancelled too, which stops the engine.
+   cancelled, the flight runs on for a short grace (``cancelled_grace_ms``):
+   editors cancel the pending request on every key and send the next one a
+   little later (VS Code after its 50 ms debounce), and that request may
+   adopt it. A request that cannot use it stops it at once, and so does the
+   end of the grace; stopping the flight stops the engine within a token.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from completion.cache import CompletionCache, window_after, window_before
@@ -47,6 +52,10 @@ class SchedulerOptions:
     """Wait longer while the user types fast, less when they type slowly."""
     cancel_superseded: bool = True
     """A newer request for a document cancels the older one."""
+    cancelled_grace_ms: int = 150
+    """How long a generation whose requests were all cancelled keeps running,
+    so the editor's next request can adopt it (0: it stops with the cancel).
+    A next request that cannot use it stops it at once."""
     prefetch: bool = False
     """After a suggestion, compute the next one as if it were accepted."""
 
@@ -63,11 +72,17 @@ class Flight:
     task: asyncio.Task[Completion]
     partial: str = ""
     waiters: int = 0
+    expiry: asyncio.TimerHandle | None = None
+    """The end of the grace after its last waiter was cancelled, if running."""
+    grew: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set whenever ``partial`` changes."""
 
     def matches(self, document: Document, offset: int, fingerprint: str) -> str | None:
         """The text typed since this flight started, if it can still serve ``offset``."""
         if self.uri != document.uri or self.fingerprint != fingerprint or offset < self.offset:
             return None
+        if self.task.cancelled() or self.task.cancelling():
+            return None  # stopping: it will serve nobody
         if window_after(document, offset) != self.after:
             return None
         if window_before(document, self.offset) != self.before:
@@ -152,6 +167,10 @@ class Scheduler:
                 adopted = await self._adopt(flight, typed, offset, started)
                 if adopted is not None:
                     return adopted
+        flight = self._flights.get(document.uri)
+        if flight is not None and flight.waiters == 0:
+            # Nobody waits on it and this request cannot use it.
+            self._cancel_flight(document.uri)
 
         text = document.text
         context = pipeline.make_context(document, offset, file_path)
@@ -185,6 +204,7 @@ class Scheduler:
 
         def progress(text: str) -> None:
             flight.partial = text
+            flight.grew.set()
 
         async def run() -> Completion:
             result = await pipeline.complete(snapshot, offset, file_path, progress, context)
@@ -234,19 +254,65 @@ class Scheduler:
             log.debug("generation for %s failed: %s", flight.uri, error)
 
     async def _wait(self, flight: Flight) -> Completion:
-        flight.waiters += 1
-        try:
+        with self._waiting(flight):
             return await asyncio.shield(flight.task)
+
+    async def _covers(self, flight: Flight, typed: str) -> bool:
+        """Wait until the flight's output covers ``typed`` (True) or departs from it.
+
+        Decided as soon as the stream shows it, so a request does not sit out
+        a whole generation only to find it wrote something else.
+        """
+        with self._waiting(flight):
+            while not flight.task.done() and not flight.partial.startswith(typed):
+                if not typed.startswith(flight.partial):
+                    return False
+                flight.grew.clear()
+                grew = asyncio.ensure_future(flight.grew.wait())
+                try:
+                    await asyncio.wait({flight.task, grew}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    grew.cancel()
+            return True
+
+    @contextlib.contextmanager
+    def _waiting(self, flight: Flight) -> Iterator[None]:
+        """Count a waiter on ``flight``; the last one to leave starts its grace."""
+        flight.waiters += 1
+        if flight.expiry is not None:
+            flight.expiry.cancel()
+            flight.expiry = None
+        try:
+            yield
         finally:
             flight.waiters -= 1
             if flight.waiters == 0 and not flight.task.done():
-                # Nobody wants this generation any more: stop the engine.
-                flight.task.cancel()
+                # Nobody wants this generation now: stop the engine, after a
+                # grace in which the editor's next request may adopt it.
+                grace = self.options.cancelled_grace_ms / 1000
+                if grace > 0 and self.options.reuse_inflight:
+                    loop = asyncio.get_running_loop()
+                    flight.expiry = loop.call_later(grace, self._expire, flight)
+                else:
+                    flight.task.cancel()
+
+    def _expire(self, flight: Flight) -> None:
+        flight.expiry = None
+        if flight.waiters == 0 and not flight.task.done():
+            flight.task.cancel()
 
     async def _adopt(
         self, flight: Flight, typed: str, offset: int, started: float
     ) -> Completion | None:
-        finished = await self._wait(flight)
+        try:
+            if not await self._covers(flight, typed):
+                return None
+            finished = await self._wait(flight)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if flight.task.cancelled() and not (current and current.cancelling()):
+                return None  # the flight was stopped, not this request
+            raise
         if not finished.text.startswith(typed):
             return None
         # A fully typed suggestion serves nothing; an empty answer for this
@@ -273,10 +339,18 @@ class Scheduler:
 
     def _cancel_flight(self, uri: str) -> None:
         flight = self._flights.pop(uri, None)
-        if flight is not None and not flight.task.done():
+        if flight is None:
+            return
+        if flight.expiry is not None:
+            flight.expiry.cancel()
+            flight.expiry = None
+        if not flight.task.done():
             flight.task.cancel()
 
     async def close(self) -> None:
+        for flight in self._flights.values():
+            if flight.expiry is not None:
+                flight.expiry.cancel()
         tasks = [flight.task for flight in self._flights.values()]
         self._flights.clear()
         for task in tasks:

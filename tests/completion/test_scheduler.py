@@ -87,11 +87,57 @@ async def test_a_generation_that_does_not_match_is_not_counted_as_adopted(
     assert pipeline.stats.engine_calls == 2
 
 
-async def test_cancelling_the_only_waiter_stops_the_generation(
+async def started_then_cancelled(
+    scheduler: Scheduler, pipeline: CompletionPipeline, document: Document
+) -> None:
+    """A request whose generation is running when the editor cancels it."""
+    task = asyncio.create_task(scheduler.complete(pipeline, "m", document, CURSOR))
+    async with asyncio.timeout(30):
+        while pipeline.stats.engine_calls == 0:
+            await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_the_next_request_adopts_a_cancelled_generation(
     pipeline: CompletionPipeline,
 ) -> None:
+    # Editors cancel the pending request on every key and send the next one a
+    # little later: a generation that still matches serves it.
+    expected = (
+        await make(pipeline, cache=False).complete(pipeline, "m", Document("u", TEXT), CURSOR)
+    ).text
+    assert len(expected) > 1
+    pipeline.stats = Stats()
+    scheduler = make(pipeline, cache=False, cancelled_grace_ms=5000)
+    await started_then_cancelled(scheduler, pipeline, Document("u", TEXT))
+    assert pipeline.stats.cancelled == 0  # still running, within the grace
+    typed = expected[0]
+    moved = Document("u", TEXT[:CURSOR] + typed + TEXT[CURSOR:])
+    result = await scheduler.complete(pipeline, "m", moved, CURSOR + 1)
+    assert result.cached and result.text == expected[1:]
+    assert (pipeline.stats.engine_calls, pipeline.stats.inflight_reuses) == (1, 1)
+
+
+async def test_a_request_is_not_cancelled_with_the_generation_it_found(
+    pipeline: CompletionPipeline,
+) -> None:
+    # With no grace the cancelled request's generation is stopping when the
+    # next request arrives: that request starts its own instead of failing.
+    scheduler = make(pipeline, cache=False, cancelled_grace_ms=0)
+    await started_then_cancelled(scheduler, pipeline, Document("u", TEXT))
+    result = await scheduler.complete(pipeline, "m", Document("u", TEXT), CURSOR)
+    assert result.text and not result.cached
+    assert pipeline.stats.engine_calls == 2
+
+
+@pytest.mark.parametrize("grace_ms", [0, 100])
+async def test_a_cancelled_generation_nobody_adopts_is_stopped(
+    pipeline: CompletionPipeline, grace_ms: int
+) -> None:
     pipeline.options = CompletionOptions(template="plain", max_tokens_multiline=300)
-    scheduler = make(pipeline, cache=False)
+    scheduler = make(pipeline, cache=False, cancelled_grace_ms=grace_ms)
     document = Document("u", "def main():\n    \n")
     task = asyncio.create_task(scheduler.complete(pipeline, "m", document, 16))
     async with asyncio.timeout(30):
@@ -104,6 +150,18 @@ async def test_cancelling_the_only_waiter_stops_the_generation(
         while pipeline.stats.cancelled == 0:
             await asyncio.sleep(0.005)
     assert pipeline.stats.generated_tokens < 300
+
+
+async def test_a_request_that_cannot_use_a_cancelled_generation_stops_it(
+    pipeline: CompletionPipeline,
+) -> None:
+    scheduler = make(pipeline, cache=False, cancelled_grace_ms=60_000)
+    await started_then_cancelled(scheduler, pipeline, Document("u", TEXT))
+    typed = " nothing_the_model_would_write_42"
+    moved = Document("u", TEXT[:CURSOR] + typed + TEXT[CURSOR:])
+    await scheduler.complete(pipeline, "m", moved, CURSOR + len(typed))
+    # Stopped by this request, not by the minute-long grace.
+    assert pipeline.stats.cancelled == 1 and pipeline.stats.engine_calls == 2
 
 
 def test_debounce_adapts_to_typing_speed() -> None:

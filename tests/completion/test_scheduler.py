@@ -88,10 +88,10 @@ async def test_a_generation_that_does_not_match_is_not_counted_as_adopted(
 
 
 async def started_then_cancelled(
-    scheduler: Scheduler, pipeline: CompletionPipeline, document: Document
+    scheduler: Scheduler, pipeline: CompletionPipeline, document: Document, cursor: int = CURSOR
 ) -> None:
     """A request whose generation is running when the editor cancels it."""
-    task = asyncio.create_task(scheduler.complete(pipeline, "m", document, CURSOR))
+    task = asyncio.create_task(scheduler.complete(pipeline, "m", document, cursor))
     async with asyncio.timeout(30):
         while pipeline.stats.engine_calls == 0:
             await asyncio.sleep(0.005)
@@ -138,14 +138,7 @@ async def test_a_cancelled_generation_nobody_adopts_is_stopped(
 ) -> None:
     pipeline.options = CompletionOptions(template="plain", max_tokens_multiline=300)
     scheduler = make(pipeline, cache=False, cancelled_grace_ms=grace_ms)
-    document = Document("u", "def main():\n    \n")
-    task = asyncio.create_task(scheduler.complete(pipeline, "m", document, 16))
-    async with asyncio.timeout(30):
-        while pipeline.stats.engine_calls == 0:
-            await asyncio.sleep(0.005)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await started_then_cancelled(scheduler, pipeline, Document("u", "def main():\n    \n"), 16)
     async with asyncio.timeout(30):
         while pipeline.stats.cancelled == 0:
             await asyncio.sleep(0.005)

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from completion.cache import CompletionCache, window_after, window_before
 from completion.context import Context
@@ -74,8 +75,15 @@ class Flight:
     waiters: int = 0
     expiry: asyncio.TimerHandle | None = None
     """The end of the grace after its last waiter was cancelled, if running."""
-    grew: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set whenever ``partial`` changes."""
+    listeners: list[asyncio.Future[None]] = field(default_factory=list)
+    """Futures resolved at the next change of ``partial``."""
+
+    def grow(self, text: str) -> None:
+        self.partial = text
+        listeners, self.listeners = self.listeners, []
+        for listener in listeners:
+            if not listener.done():
+                listener.set_result(None)
 
     def matches(self, document: Document, offset: int, fingerprint: str) -> str | None:
         """The text typed since this flight started, if it can still serve ``offset``."""
@@ -203,8 +211,7 @@ class Scheduler:
         flight: Flight
 
         def progress(text: str) -> None:
-            flight.partial = text
-            flight.grew.set()
+            flight.grow(text)
 
         async def run() -> Completion:
             result = await pipeline.complete(snapshot, offset, file_path, progress, context)
@@ -227,6 +234,11 @@ class Scheduler:
         )
         self._flights[document.uri] = flight
         task.add_done_callback(lambda done: self._landed(flight, done))
+        # A generation for another document, kept only for its grace, would
+        # hold the engine: the user has moved on.
+        for other in list(self._flights.values()):
+            if other.expiry is not None and other.uri != flight.uri:
+                self._cancel_flight(other.uri)
         return flight
 
     def _prefetch(
@@ -250,6 +262,9 @@ class Scheduler:
     def _landed(self, flight: Flight, task: asyncio.Task[Completion]) -> None:
         if self._flights.get(flight.uri) is flight:
             del self._flights[flight.uri]
+        if flight.expiry is not None:
+            flight.expiry.cancel()
+            flight.expiry = None
         if not task.cancelled() and (error := task.exception()) is not None:
             log.debug("generation for %s failed: %s", flight.uri, error)
 
@@ -261,19 +276,20 @@ class Scheduler:
         """Wait until the flight's output covers ``typed`` (True) or departs from it.
 
         Decided as soon as the stream shows it, so a request does not sit out
-        a whole generation only to find it wrote something else.
+        a whole generation only to find it wrote something else. The caller
+        counts as a waiter meanwhile.
         """
-        with self._waiting(flight):
-            while not flight.task.done() and not flight.partial.startswith(typed):
-                if not typed.startswith(flight.partial):
-                    return False
-                flight.grew.clear()
-                grew = asyncio.ensure_future(flight.grew.wait())
-                try:
-                    await asyncio.wait({flight.task, grew}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    grew.cancel()
-            return True
+        while not flight.task.done() and not flight.partial.startswith(typed):
+            if not typed.startswith(flight.partial):
+                return False
+            grew: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            flight.listeners.append(grew)
+            try:
+                either: list[asyncio.Future[Any]] = [flight.task, grew]
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                grew.cancel()
+        return True
 
     @contextlib.contextmanager
     def _waiting(self, flight: Flight) -> Iterator[None]:
@@ -286,11 +302,13 @@ class Scheduler:
             yield
         finally:
             flight.waiters -= 1
-            if flight.waiters == 0 and not flight.task.done():
+            if flight.waiters == 0 and running(flight.task):
                 # Nobody wants this generation now: stop the engine, after a
-                # grace in which the editor's next request may adopt it.
+                # grace in which the editor's next request may adopt it (if
+                # it still can: a newer flight for the document replaces it).
                 grace = self.options.cancelled_grace_ms / 1000
-                if grace > 0 and self.options.reuse_inflight:
+                current = self._flights.get(flight.uri) is flight
+                if grace > 0 and self.options.reuse_inflight and current:
                     loop = asyncio.get_running_loop()
                     flight.expiry = loop.call_later(grace, self._expire, flight)
                 else:
@@ -298,21 +316,20 @@ class Scheduler:
 
     def _expire(self, flight: Flight) -> None:
         flight.expiry = None
-        if flight.waiters == 0 and not flight.task.done():
+        if flight.waiters == 0 and running(flight.task):
             flight.task.cancel()
 
     async def _adopt(
         self, flight: Flight, typed: str, offset: int, started: float
     ) -> Completion | None:
-        try:
+        # One waiter throughout, so the flight is never left without one
+        # between deciding and waiting. If the flight is stopped meanwhile (a
+        # newer request superseded it, or the engine is closing), this request
+        # is stopped with it.
+        with self._waiting(flight):
             if not await self._covers(flight, typed):
                 return None
-            finished = await self._wait(flight)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if flight.task.cancelled() and not (current and current.cancelling()):
-                return None  # the flight was stopped, not this request
-            raise
+            finished = await asyncio.shield(flight.task)
         if not finished.text.startswith(typed):
             return None
         # A fully typed suggestion serves nothing; an empty answer for this
@@ -344,13 +361,14 @@ class Scheduler:
         if flight.expiry is not None:
             flight.expiry.cancel()
             flight.expiry = None
-        if not flight.task.done():
+        if running(flight.task):
             flight.task.cancel()
 
     async def close(self) -> None:
         for flight in self._flights.values():
             if flight.expiry is not None:
                 flight.expiry.cancel()
+                flight.expiry = None
         tasks = [flight.task for flight in self._flights.values()]
         self._flights.clear()
         for task in tasks:
@@ -358,6 +376,12 @@ class Scheduler:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def running(task: asyncio.Task[Completion]) -> bool:
+    """Not finished, and not already told to stop (a second cancel would
+    interrupt the engine's own clean-up)."""
+    return not task.done() and not task.cancelling()
 
 
 def answered(result: Completion) -> bool:

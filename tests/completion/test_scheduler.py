@@ -87,14 +87,28 @@ async def test_a_generation_that_does_not_match_is_not_counted_as_adopted(
     assert pipeline.stats.engine_calls == 2
 
 
+# A block to write on an empty line: a generation of many tokens, still
+# running when the tests below act on it.
+BLOCK = "def main():\n    \n"
+BLOCK_CURSOR = len("def main():\n    ")
+
+
+def long_running(pipeline: CompletionPipeline, max_tokens: int = 300) -> None:
+    pipeline.options = CompletionOptions(template="plain", max_tokens_multiline=max_tokens)
+
+
+async def engine_started(pipeline: CompletionPipeline, calls: int = 1) -> None:
+    async with asyncio.timeout(30):
+        while pipeline.stats.engine_calls < calls:
+            await asyncio.sleep(0.005)
+
+
 async def started_then_cancelled(
-    scheduler: Scheduler, pipeline: CompletionPipeline, document: Document, cursor: int = CURSOR
+    scheduler: Scheduler, pipeline: CompletionPipeline, document: Document, cursor: int
 ) -> None:
     """A request whose generation is running when the editor cancels it."""
     task = asyncio.create_task(scheduler.complete(pipeline, "m", document, cursor))
-    async with asyncio.timeout(30):
-        while pipeline.stats.engine_calls == 0:
-            await asyncio.sleep(0.005)
+    await engine_started(pipeline)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -105,19 +119,40 @@ async def test_the_next_request_adopts_a_cancelled_generation(
 ) -> None:
     # Editors cancel the pending request on every key and send the next one a
     # little later: a generation that still matches serves it.
+    long_running(pipeline, 60)
     expected = (
-        await make(pipeline, cache=False).complete(pipeline, "m", Document("u", TEXT), CURSOR)
+        await make(pipeline, cache=False).complete(
+            pipeline, "m", Document("u", BLOCK), BLOCK_CURSOR
+        )
     ).text
     assert len(expected) > 1
     pipeline.stats = Stats()
-    scheduler = make(pipeline, cache=False, cancelled_grace_ms=5000)
-    await started_then_cancelled(scheduler, pipeline, Document("u", TEXT))
+    scheduler = make(pipeline, cache=False, cancelled_grace_ms=60_000)
+    await started_then_cancelled(scheduler, pipeline, Document("u", BLOCK), BLOCK_CURSOR)
     assert pipeline.stats.cancelled == 0  # still running, within the grace
     typed = expected[0]
-    moved = Document("u", TEXT[:CURSOR] + typed + TEXT[CURSOR:])
-    result = await scheduler.complete(pipeline, "m", moved, CURSOR + 1)
+    moved = Document("u", BLOCK[:BLOCK_CURSOR] + typed + BLOCK[BLOCK_CURSOR:])
+    result = await scheduler.complete(pipeline, "m", moved, BLOCK_CURSOR + 1)
     assert result.cached and result.text == expected[1:]
     assert (pipeline.stats.engine_calls, pipeline.stats.inflight_reuses) == (1, 1)
+
+
+async def test_a_request_cancelled_while_adopting_is_cancelled(
+    pipeline: CompletionPipeline,
+) -> None:
+    long_running(pipeline)
+    scheduler = make(pipeline, cache=False, cancelled_grace_ms=60_000)
+    document = Document("u", BLOCK)
+    await started_then_cancelled(scheduler, pipeline, document, BLOCK_CURSOR)
+    adopting = asyncio.create_task(scheduler.complete(pipeline, "m", document, BLOCK_CURSOR))
+    await asyncio.sleep(0.05)
+    adopting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await adopting
+    assert pipeline.stats.cancelled == 0  # the generation is in its grace again
+    assert pipeline.stats.engine_calls == 1
+    await scheduler.close()
+    assert pipeline.stats.cancelled == 1
 
 
 async def test_a_request_is_not_cancelled_with_the_generation_it_found(
@@ -125,9 +160,10 @@ async def test_a_request_is_not_cancelled_with_the_generation_it_found(
 ) -> None:
     # With no grace the cancelled request's generation is stopping when the
     # next request arrives: that request starts its own instead of failing.
+    long_running(pipeline, 20)
     scheduler = make(pipeline, cache=False, cancelled_grace_ms=0)
-    await started_then_cancelled(scheduler, pipeline, Document("u", TEXT))
-    result = await scheduler.complete(pipeline, "m", Document("u", TEXT), CURSOR)
+    await started_then_cancelled(scheduler, pipeline, Document("u", BLOCK), BLOCK_CURSOR)
+    result = await scheduler.complete(pipeline, "m", Document("u", BLOCK), BLOCK_CURSOR)
     assert result.text and not result.cached
     assert pipeline.stats.engine_calls == 2
 
@@ -136,9 +172,9 @@ async def test_a_request_is_not_cancelled_with_the_generation_it_found(
 async def test_a_cancelled_generation_nobody_adopts_is_stopped(
     pipeline: CompletionPipeline, grace_ms: int
 ) -> None:
-    pipeline.options = CompletionOptions(template="plain", max_tokens_multiline=300)
+    long_running(pipeline)
     scheduler = make(pipeline, cache=False, cancelled_grace_ms=grace_ms)
-    await started_then_cancelled(scheduler, pipeline, Document("u", "def main():\n    \n"), 16)
+    await started_then_cancelled(scheduler, pipeline, Document("u", BLOCK), BLOCK_CURSOR)
     async with asyncio.timeout(30):
         while pipeline.stats.cancelled == 0:
             await asyncio.sleep(0.005)
@@ -148,13 +184,34 @@ async def test_a_cancelled_generation_nobody_adopts_is_stopped(
 async def test_a_request_that_cannot_use_a_cancelled_generation_stops_it(
     pipeline: CompletionPipeline,
 ) -> None:
-    scheduler = make(pipeline, cache=False, cancelled_grace_ms=60_000)
-    await started_then_cancelled(scheduler, pipeline, Document("u", TEXT))
-    typed = " nothing_the_model_would_write_42"
-    moved = Document("u", TEXT[:CURSOR] + typed + TEXT[CURSOR:])
-    await scheduler.complete(pipeline, "m", moved, CURSOR + len(typed))
-    # Stopped by this request, not by the minute-long grace.
-    assert pipeline.stats.cancelled == 1 and pipeline.stats.engine_calls == 2
+    long_running(pipeline)
+    # Not superseded by the new request's own launch: stopped for not matching.
+    scheduler = make(pipeline, cache=False, cancelled_grace_ms=60_000, cancel_superseded=False)
+    await started_then_cancelled(scheduler, pipeline, Document("u", BLOCK), BLOCK_CURSOR)
+    typed = "nothing_the_model_would_write_42 = 1"
+    moved = Document("u", BLOCK[:BLOCK_CURSOR] + typed + BLOCK[BLOCK_CURSOR:])
+    second = asyncio.create_task(
+        scheduler.complete(pipeline, "m", moved, BLOCK_CURSOR + len(typed))
+    )
+    await engine_started(pipeline, 2)
+    # Stopped by that request, not by the minute-long grace.
+    async with asyncio.timeout(30):
+        while pipeline.stats.cancelled == 0:
+            await asyncio.sleep(0.005)
+    second.cancel()
+    await scheduler.close()
+
+
+async def test_a_prefetch_is_adopted_with_no_grace(pipeline: CompletionPipeline) -> None:
+    long_running(pipeline, 40)
+    scheduler = make(pipeline, prefetch=True, cancelled_grace_ms=0)
+    document = Document("u", BLOCK)
+    shown = await scheduler.complete(pipeline, "m", document, BLOCK_CURSOR)
+    assert shown.text and pipeline.stats.prefetches == 1
+    document.replace(BLOCK_CURSOR, BLOCK_CURSOR, shown.text)  # accepted
+    after = await scheduler.complete(pipeline, "m", document, BLOCK_CURSOR + len(shown.text))
+    assert after.cached and pipeline.stats.engine_calls == 2
+    assert pipeline.stats.cancelled == 0
 
 
 def test_debounce_adapts_to_typing_speed() -> None:

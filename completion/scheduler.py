@@ -78,6 +78,12 @@ class Flight:
     listeners: list[asyncio.Future[None]] = field(default_factory=list)
     """Futures resolved at the next change of ``partial``."""
 
+    def end_grace(self) -> None:
+        """Drop the pending end of the grace, if any (adopted, landed, or stopped)."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
+
     def grow(self, text: str) -> None:
         self.partial = text
         listeners, self.listeners = self.listeners, []
@@ -262,9 +268,7 @@ class Scheduler:
     def _landed(self, flight: Flight, task: asyncio.Task[Completion]) -> None:
         if self._flights.get(flight.uri) is flight:
             del self._flights[flight.uri]
-        if flight.expiry is not None:
-            flight.expiry.cancel()
-            flight.expiry = None
+        flight.end_grace()
         if not task.cancelled() and (error := task.exception()) is not None:
             log.debug("generation for %s failed: %s", flight.uri, error)
 
@@ -295,9 +299,7 @@ class Scheduler:
     def _waiting(self, flight: Flight) -> Iterator[None]:
         """Count a waiter on ``flight``; the last one to leave starts its grace."""
         flight.waiters += 1
-        if flight.expiry is not None:
-            flight.expiry.cancel()
-            flight.expiry = None
+        flight.end_grace()
         try:
             yield
         finally:
@@ -358,17 +360,13 @@ class Scheduler:
         flight = self._flights.pop(uri, None)
         if flight is None:
             return
-        if flight.expiry is not None:
-            flight.expiry.cancel()
-            flight.expiry = None
+        flight.end_grace()
         if running(flight.task):
             flight.task.cancel()
 
     async def close(self) -> None:
         for flight in self._flights.values():
-            if flight.expiry is not None:
-                flight.expiry.cancel()
-                flight.expiry = None
+            flight.end_grace()
         tasks = [flight.task for flight in self._flights.values()]
         self._flights.clear()
         for task in tasks:

@@ -9,16 +9,21 @@ set -euo pipefail
 
 LLAMA_CPP_VERSION="${LLAMA_CPP_VERSION:-0.3.36}"
 CACHE="${DSCODER_CACHE:-$HOME/.cache/dscoder-lsp}"
-OUT="${DSCODER_LLAMA_SERVER:-$CACHE/bin/llama-server}"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+LLAMA_CMAKE_ARGS="$("$HERE/llama_cmake_args.sh")"
+FLAGS_KEY="$("$HERE/llama_cmake_args.sh" --key)"
+# Keyed by version and flags, so a binary built with other flags is never reused.
+OUT="${DSCODER_LLAMA_SERVER:-$CACHE/bin/llama-server-$LLAMA_CPP_VERSION-$FLAGS_KEY}"
 JOBS="${JOBS:-2}"
 PYTHON="${PYTHON:-python3}"
 
 if [ -x "$OUT" ]; then
   echo "llama-server already built: $OUT" >&2
+  [ -n "${DSCODER_LLAMA_SERVER:-}" ] || ln -sfn "$(basename "$OUT")" "$CACHE/bin/llama-server"
   exit 0
 fi
 
-WORK="$CACHE/build/llama-server-$LLAMA_CPP_VERSION"
+WORK="$CACHE/build/llama-server-$LLAMA_CPP_VERSION-$FLAGS_KEY"
 mkdir -p "$WORK" "$(dirname "$OUT")"
 sdist=$(ls "$WORK"/llama_cpp_python-"$LLAMA_CPP_VERSION".tar.gz 2>/dev/null || true)
 if [ -z "$sdist" ]; then
@@ -46,7 +51,9 @@ cmake -S "$SRC" -B "$WORK/build" \
   -DLLAMA_BUILD_TESTS=OFF \
   -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_CURL=OFF \
-  -DGGML_NATIVE=ON >&2
+  $LLAMA_CMAKE_ARGS >&2
 cmake --build "$WORK/build" --target llama-server -j "$JOBS" >&2
 install -m 0755 "$WORK/build/bin/llama-server" "$OUT"
+# The stable name the tests and docs use points at the build for this CPU.
+ln -sfn "$(basename "$OUT")" "$CACHE/bin/llama-server"
 echo "built: $OUT" >&2

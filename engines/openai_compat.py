@@ -3,7 +3,8 @@
 The last stage of the pipeline when the model runs on a server. One engine
 talks to one endpoint through one pooled ``httpx.AsyncClient`` (keep-alive,
 at most ``max_concurrency`` connections); what differs between servers is
-data in engines/presets.py (wire protocol, paths, optional features).
+data in engines/presets.py (wire protocol, paths, optional features) plus one
+codec per wire format in engines/codecs.py (body, stream framing, payloads).
 
 - The prompt is the FIM string completion/ built (vLLM's /v1/completions has
   no ``suffix``); native-FIM servers get the raw prefix and suffix instead.
@@ -13,7 +14,8 @@ data in engines/presets.py (wire protocol, paths, optional features).
 - Retries happen only for failures to connect (the request never left this
   process); a request that may have run is never sent twice. The one
   exception is a prompt the server rejected as too long before generating:
-  it is shrunk (head of the prefix, tail of the suffix) and sent once more.
+  it is shrunk (head of the prefix, tail of the suffix; engines/overflow.py)
+  and sent once more. One loop (``_connect``) does all the retrying.
 - Errors become one clear ``EngineError`` per cause: unreachable server,
   rejected key, unknown model, context too long, stream cut mid-generation.
 """
@@ -25,14 +27,13 @@ import contextlib
 import json
 import logging
 import os
-import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import httpx
-from httpx_sse import EventSource, SSEError
+from httpx_sse import SSEError
 
 from engines.base import (
     ContextTooLongError,
@@ -43,17 +44,26 @@ from engines.base import (
     ModelInfo,
     estimate_tokens,
 )
-from engines.presets import Preset, Wire
+from engines.codecs import codec_for, leading_indent
+from engines.overflow import keep_ratio, overflow_numbers, says_too_long, shrink_request
+from engines.presets import Preset
+
+__all__ = [
+    "AuthenticationError",
+    "ModelNotFoundError",
+    "RemoteEngine",
+    "RemoteOptions",
+    "StreamInterruptedError",
+    "error_message",
+    "keep_ratio",
+    "leading_indent",
+    "overflow_numbers",
+    "resolve_api_key",
+    "server_root",
+    "shrink_request",
+]
 
 log = logging.getLogger(__name__)
-
-_SPECIAL_TOKEN = re.compile(r"^<[|\uff5c].*[|\uff5c]>$")
-_TOO_LONG = re.compile(
-    r"context length|context window|context size|too long|max_model_len|"
-    r"input is too large|exceeds? the (?:available|maximum)",
-    re.IGNORECASE,
-)
-
 
 class AuthenticationError(EngineError):
     """The server rejected the API key (HTTP 401 or 403)."""
@@ -112,80 +122,6 @@ def error_message(response_text: str) -> str:
     return response_text.strip()[:300]
 
 
-def _ints(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", text)]
-
-
-def overflow_numbers(message: str) -> tuple[int | None, int | None]:
-    """(context window, prompt tokens) as a context-too-long message states them.
-
-    vLLM: "maximum context length is 512 tokens ... at least 513 input tokens";
-    llama-cpp-python: "... is 512 tokens, however you requested 1421 tokens
-    (1401 in your prompt; ...)". Either may be None.
-    """
-    window = re.search(r"(?:context length|context size|max_model_len)\D{0,20}(\d+)", message)
-    asked = re.search(r"(\d+) (?:input|prompt) tokens", message)
-    asked = asked or re.search(r"(\d+) in your prompt", message)
-    asked = asked or re.search(r"(?:request|prompt|input) has (\d+)", message)
-    return (
-        int(window.group(1)) if window else None,
-        int(asked.group(1)) if asked else None,
-    )
-
-
-def keep_ratio(window: int | None, prompt_tokens: int | None, max_tokens: int) -> float:
-    """Fraction of prefix/suffix to keep so the prompt and answer fit ``window``."""
-    if window and prompt_tokens:
-        room = window - max_tokens - 8
-        if room > 0:
-            return max(0.05, min(0.9, room / prompt_tokens * 0.9))
-    return 0.5
-
-
-def shrink_request(request: GenerationRequest, keep: float) -> GenerationRequest | None:
-    """The same request with the prefix's head and the suffix's tail cut.
-
-    ``keep`` is the fraction of prefix and suffix characters to keep; cuts
-    fall on line boundaries. The prompt text is rebuilt by replacing the old
-    prefix and suffix inside it, so any FIM template works; the part of the
-    prefix carried after the middle marker (``middle_start``) stays whole.
-    None when the request carries no prefix/suffix to cut.
-    """
-    prefix, suffix = request.prefix, request.suffix
-    if prefix is None or suffix is None or not (prefix or suffix):
-        return None
-    typed = request.middle_start if prefix.endswith(request.middle_start) else ""
-    head = prefix[: len(prefix) - len(typed)]
-    new_head = head[len(head) - int(len(head) * keep) :]
-    if new_head != head and "\n" in new_head:
-        new_head = new_head[new_head.index("\n") + 1 :]
-    new_suffix = suffix[: int(len(suffix) * keep)]
-    if new_suffix != suffix and "\n" in new_suffix:
-        new_suffix = new_suffix[: new_suffix.rindex("\n") + 1]
-    prompt = request.prompt
-    start = prompt.find(head) if head else -1
-    after = start + len(head) if start >= 0 else 0
-    end = prompt.find(suffix, after) if suffix else -1
-    if (head and start < 0) or (suffix and end < 0):
-        return None
-    pieces = []
-    cursor = 0
-    if start >= 0:
-        pieces += [prompt[:start], new_head]
-        cursor = after
-    if end >= 0:
-        pieces += [prompt[cursor:end], new_suffix]
-        cursor = end + len(suffix)
-    pieces.append(prompt[cursor:])
-    return replace(request, prompt="".join(pieces), prefix=new_head + typed, suffix=new_suffix)
-
-
-def leading_indent(prefix: str) -> int:
-    """Indentation of the cursor's line, for llama-server's ``n_indent``."""
-    line = prefix[prefix.rfind("\n") + 1 :]
-    return len(line) - len(line.lstrip(" \t"))
-
-
 class RemoteEngine:
     """A model served over HTTP (see module docstring)."""
 
@@ -201,6 +137,7 @@ class RemoteEngine:
         self.options = options
         self.probe_tokens = probe_tokens
         self.root = server_root(options.endpoint)
+        self.codec = codec_for(preset)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._retired: list[httpx.AsyncClient] = []
@@ -379,74 +316,8 @@ class RemoteEngine:
     # -- generation ----------------------------------------------------------
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
-        """The JSON body of one generation request, per the preset's wire."""
-        preset = self.preset
-        native = preset.native_fim and request.prefix is not None
-        stop = list(request.stop)
-        stop_ids = list(request.stop_token_ids)
-        if preset.stop_token_ids:
-            # Special tokens never reach the output text: stop on their ids.
-            mapped = {s: i for s, i in self._special_ids.items() if s in request.stop}
-            stop_ids += mapped.values()
-            stop = [s for s in stop if s not in mapped]
-        if native or not preset.stop_token_ids:
-            # The server never prints special tokens, and most cap the list.
-            stop = [s for s in stop if not _SPECIAL_TOKEN.match(s)]
-        if preset.max_stop is not None:
-            stop = stop[: preset.max_stop]
-        body: dict[str, Any]
-        if preset.wire is Wire.LLAMA_INFILL:
-            body = {
-                "input_prefix": request.prefix if native else "",
-                "input_suffix": request.suffix or "",
-                "input_extra": [],
-                "prompt": "" if native else request.prompt,
-                "n_predict": request.max_tokens,
-                "n_indent": leading_indent(request.prefix or ""),
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-                "stop": stop,
-                "stream": True,
-            }
-        elif preset.wire is Wire.OLLAMA:
-            options: dict[str, Any] = {
-                "num_predict": request.max_tokens,
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-            }
-            if stop:
-                options["stop"] = stop
-            if request.seed is not None:
-                options["seed"] = request.seed
-            body = {
-                "model": self._model,
-                "prompt": request.prefix if native else request.prompt,
-                "stream": True,
-                "options": options,
-            }
-            if native:
-                body["suffix"] = request.suffix or ""
-        else:
-            body = {
-                "model": self._model,
-                "prompt": request.prefix if native else request.prompt,
-                "max_tokens": request.max_tokens,
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-                "stream": True,
-            }
-            if native:
-                body["suffix"] = request.suffix or ""
-            if stop:
-                body["stop"] = stop
-            if stop_ids:
-                body["stop_token_ids"] = sorted(set(stop_ids))
-            if request.seed is not None:
-                body["seed"] = request.seed
-            if preset.stream_usage:
-                body["stream_options"] = {"include_usage": True}
-        body.update(preset.body)
-        return body
+        """The JSON body of one generation request, spelled by the preset's codec."""
+        return self.codec.body(request, self._model, self._special_ids)
 
     async def stream(
         self, request: GenerationRequest, usage: GenerationUsage | None = None
@@ -519,9 +390,10 @@ class RemoteEngine:
                 await response.aread()
                 self._raise_for(response.status_code, response.text)
             try:
-                async with contextlib.aclosing(self._events(response)) as events:
-                    async for payload in events:
-                        piece = self._consume(payload, usage)
+                async with contextlib.aclosing(self.codec.payloads(response)) as payloads:
+                    async for payload in payloads:
+                        self._check_payload(payload)
+                        piece = self.codec.read(payload, usage)
                         if piece:
                             yield piece
                         if time.monotonic() > deadline:
@@ -552,27 +424,8 @@ class RemoteEngine:
                     f"server-sent events ({error}); check engine.name and engine.endpoint"
                 ) from error
 
-    def _open_stream(self, body: dict[str, Any]) -> _StreamContext:
-        return _StreamContext(self, body)
-
-    async def _events(self, response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
-        """Decoded JSON payloads of the response stream (SSE or NDJSON)."""
-        if self.preset.wire is Wire.OLLAMA:
-            async for line in response.aiter_lines():
-                if line.strip():
-                    yield _json_object(line)
-            return
-        async for event in EventSource(response).aiter_sse():
-            data = event.data.strip()
-            if data == "[DONE]":
-                # Read to the end of the body so the connection goes back to
-                # the pool (keep-alive) instead of being closed.
-                continue
-            if data:
-                yield _json_object(data)
-
-    def _consume(self, payload: dict[str, Any], usage: GenerationUsage) -> str:
-        """Text of one streamed payload; updates ``usage`` from it."""
+    def _check_payload(self, payload: dict[str, Any]) -> None:
+        """Raise the error a server reported inside its stream (every wire spells it alike)."""
         error = payload.get("error")
         if error:
             message = error.get("message", error) if isinstance(error, dict) else error
@@ -581,62 +434,68 @@ class RemoteEngine:
                 int(code) if isinstance(code, int) else 500,
                 json.dumps({"error": {"message": str(message)}}),
             )
-        wire = self.preset.wire
-        if wire is Wire.OLLAMA:
-            text = str(payload.get("response") or "")
-            if payload.get("done"):
-                usage.finish_reason = _finish(payload.get("done_reason"))
-                usage.prompt_tokens = int(payload.get("prompt_eval_count") or 0)
-                usage.generated_tokens = int(payload.get("eval_count") or 0)
-            elif text:
-                usage.generated_tokens += 1
-            return text
-        if wire is Wire.LLAMA_INFILL:
-            text = str(payload.get("content") or "")
-            if payload.get("stop"):
-                usage.finish_reason = _finish(payload.get("stop_type"))
-                timings = payload.get("timings") or {}
-                usage.prompt_tokens = int(timings.get("prompt_n") or 0)
-                usage.prompt_tokens_total = int(payload.get("tokens_evaluated") or 0)
-                usage.generated_tokens = int(payload.get("tokens_predicted") or 0)
-            elif text:
-                usage.generated_tokens += 1
-            return text
-        stats = payload.get("usage")
-        if isinstance(stats, dict):
-            usage.prompt_tokens_total = int(stats.get("prompt_tokens") or 0)
-            cached = (stats.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-            usage.prompt_tokens = usage.prompt_tokens_total - int(cached)
-            usage.generated_tokens = int(stats.get("completion_tokens") or 0)
-        choices = payload.get("choices") or []
-        if not choices:
-            return ""
-        choice = choices[0]
-        text = str(choice.get("text") or "")
-        if choice.get("finish_reason"):
-            usage.finish_reason = _finish(choice["finish_reason"])
-        if text and not isinstance(stats, dict):
-            usage.generated_tokens += 1
-        return text
 
     # -- HTTP plumbing -------------------------------------------------------
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One read-only request (model list, tokenizer): connection failures are retried,
-        and so is a pooled connection the server closed under us."""
-        for attempt in range(self.options.connect_retries + 1):
+        """One read-only request (model list, tokenizer): safe to send again."""
+        client = self.client
+        return await self._connect(
+            lambda: client.request(method, path, **kwargs), path, resendable=True
+        )
+
+    @contextlib.asynccontextmanager
+    async def _open_stream(self, body: dict[str, Any]) -> AsyncIterator[httpx.Response]:
+        """``client.stream(...)``, retried only while nothing has been sent."""
+        client = self.client
+        path = self.preset.completion_path
+        request = client.build_request("POST", path, json=body)
+        response = await self._connect(
+            lambda: client.send(request, stream=True), path, resendable=False
+        )
+        try:
+            yield response
+        finally:
+            # Closing an unfinished streamed response closes its socket: the
+            # server sees the disconnect and stops generating.
+            await response.aclose()
+
+    async def _connect(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        path: str,
+        *,
+        resendable: bool,
+    ) -> httpx.Response:
+        """Run ``send`` until it gets a response; the one retry loop of the engine.
+
+        A failure to connect is retried with backoff (the request never left
+        this process). A connection dropped after the request went out is
+        retried only when ``resendable`` (read-only requests): a generation
+        that may have run is never sent twice.
+        """
+        retries = self.options.connect_retries
+        for attempt in range(retries + 1):
+            last = attempt == retries
             try:
-                return await self.client.request(method, path, **kwargs)
+                return await send()
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                if attempt == self.options.connect_retries:
+                if last:
                     self._raise_unreachable(error)
                 await asyncio.sleep(0.2 * 2**attempt)
-            except (httpx.RemoteProtocolError, httpx.ReadError) as error:
-                if attempt == self.options.connect_retries:
-                    raise EngineUnavailableError(
-                        f"{self.name}: {self.root}{path} dropped the connection: "
-                        f"{str(error) or type(error).__name__}"
-                    ) from error
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+                if resendable and not last:
+                    continue
+                when = "" if resendable else " before answering"
+                raise StreamInterruptedError(
+                    f"{self.name}: the server at {self.root} dropped the connection{when} "
+                    f"({path}): {str(error) or type(error).__name__}"
+                ) from error
+            except httpx.ReadTimeout as error:
+                raise EngineUnavailableError(
+                    f"{self.name}: {self.root}{path} sent no response in "
+                    f"{self.options.read_timeout:g}s"
+                ) from error
             except httpx.TimeoutException as error:
                 raise EngineUnavailableError(
                     f"{self.name}: {self.root}{path} did not answer in time ({error!r})"
@@ -662,7 +521,7 @@ class RemoteEngine:
             raise AuthenticationError(
                 f"{where} rejected the API key (HTTP {status}): check {key_source}. {message}"
             )
-        if _TOO_LONG.search(message) and status in (400, 413, 422, 500):
+        if says_too_long(message) and status in (400, 413, 422, 500):
             raise ContextTooLongError(f"{where}: prompt too long for the model: {message}")
         if status == 404:
             if "model" in message.lower():
@@ -678,68 +537,10 @@ class RemoteEngine:
         raise EngineError(f"{where} failed (HTTP {status}): {message}")
 
 
-class _StreamContext:
-    """``client.stream(...)`` with connection-failure retries before any byte is sent."""
-
-    def __init__(self, engine: RemoteEngine, body: dict[str, Any]):
-        self.engine = engine
-        self.body = body
-        self.response: httpx.Response | None = None
-
-    async def __aenter__(self) -> httpx.Response:
-        engine = self.engine
-        client = engine.client
-        request = client.build_request("POST", engine.preset.completion_path, json=self.body)
-        retries = engine.options.connect_retries
-        for attempt in range(retries + 1):
-            try:
-                self.response = await client.send(request, stream=True)
-                return self.response
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                if attempt == retries:
-                    engine._raise_unreachable(error)
-                await asyncio.sleep(0.2 * 2**attempt)
-            except httpx.ReadTimeout as error:
-                raise EngineUnavailableError(
-                    f"{engine.name}: {engine.root} sent no response in "
-                    f"{engine.options.read_timeout:g}s"
-                ) from error
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
-                raise StreamInterruptedError(
-                    f"{engine.name}: the server at {engine.root} dropped the connection "
-                    f"before answering: {str(error) or type(error).__name__}"
-                ) from error
-        raise AssertionError("unreachable")
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.response is not None:
-            # Closing an unfinished streamed response closes its socket: the
-            # server sees the disconnect and stops generating.
-            await self.response.aclose()
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise EngineError(f"server sent malformed JSON in its stream: {text[:120]!r}") from error
-    if not isinstance(value, dict):
-        raise EngineError(f"server sent unexpected JSON in its stream: {text[:120]!r}")
-    return value
-
-
 def _int(value: object) -> int | None:
     if isinstance(value, int) and value > 0:
         return value
     return None
-
-
-def _finish(reason: object) -> str:
-    """Normalise servers' finish reasons to GenerationUsage's vocabulary."""
-    text = str(reason or "stop").lower()
-    if text in ("length", "limit", "max_tokens"):
-        return "length"
-    return "stop"
 
 
 def resolve_api_key(configured: str | None, env_name: str | None, preset: Preset) -> str | None:

@@ -239,13 +239,19 @@ class RemoteEngine:
                 info = info or result
             elif isinstance(result, Exception):
                 if len(endpoints) > 1:
-                    log.warning("%s: %s", self.name, result)
+                    log.warning("%s", result)
                 self.fleet.eject(endpoint, str(result))
             else:
                 raise result
         if info is None:
-            error = next(r for r in results if isinstance(r, BaseException))
-            raise error
+            errors = [r for r in results if isinstance(r, Exception)]
+            if len(errors) > 1 and all(isinstance(e, EngineUnavailableError) for e in errors):
+                roots = ", ".join(e.root for e in endpoints)
+                raise EngineUnavailableError(
+                    f"{self.name}: cannot reach any of the servers at {roots}; are they "
+                    f"running? (engine.endpoints). First: {errors[0]}"
+                ) from errors[0]
+            raise errors[0]
         log.info(
             "%s: %s at %s ready in %.2fs (context %d)",
             self.name,

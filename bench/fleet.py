@@ -161,6 +161,7 @@ class KillResult:
     failed_in_flight: int = 0
     served_again_s: float = float("nan")
     moved_served_s: float = float("nan")
+    ready_to_healthy_s: float = float("nan")
     ready_to_used_s: float = float("nan")
     restart_s: float = 0.0
     documents_back: str = ""
@@ -223,6 +224,10 @@ async def run_kill(
         ready_at = time.monotonic()
         result.restart_s = ready_at - restart
         async with asyncio.timeout(args.kill_deadline):
+            victim = next(e for e in engine.fleet.endpoints if e.url == victim_url)
+            while not victim.healthy:
+                await engine.fleet.changed.wait()
+            result.ready_to_healthy_s = time.monotonic() - ready_at
             await stop.wait()
         assert back_at is not None
         result.ready_to_used_s = back_at - ready_at
@@ -260,7 +265,7 @@ async def main_async(args: argparse.Namespace) -> None:
         try:
             print(
                 f"model {model.name}, {args.replicas} replicas, {args.editors} editors, "
-                f"{args.keys} keys each"
+                f"{args.keys} keys each, prompt cache {args.cache_mb:g} MiB per replica"
             )
             modes = [
                 await run_mode("one endpoint", servers, urls[:1], True, args),
@@ -291,10 +296,14 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(
                     f"| failed | {kill.failed} (in flight at the kill: {kill.failed_in_flight}) |"
                 )
+                moved = kill.moved_served_s * 1000
+                print(f"| kill -> its editors served by another replica | {moved:.0f} ms |")
                 print(
                     f"| kill -> every editor served again | {kill.served_again_s * 1000:.0f} ms |"
                 )
                 print(f"| replica restart (process start to ready) | {kill.restart_s:.1f} s |")
+                back = kill.ready_to_healthy_s * 1000
+                print(f"| ready -> health probe puts it back | {back:.0f} ms |")
                 used = kill.ready_to_used_s * 1000
                 print(f"| ready -> serving its documents again | {used:.0f} ms |")
                 print(f"| its documents back on it | {kill.documents_back} |")

@@ -173,8 +173,11 @@ async def run_kill(
     engine = engine_for(urls, affinity=True)
     await engine.start()
     typists = editors(args.editors, "kill", args.start, args.step)
-    victim_url = urls[0]
-    victims = [e for e in typists if engine.fleet.owner(e.key).url == victim_url]
+    # The victim is the replica that owns the most documents (at least one).
+    owners = [engine.fleet.owner(e.key).url for e in typists]
+    victim_url = max(urls, key=owners.count)
+    victim_index = urls.index(victim_url)
+    victims = [e for e, owner in zip(typists, owners, strict=True) if owner == victim_url]
     result = KillResult()
     killed_at: float | None = None
     ready_at: float | None = None
@@ -212,7 +215,7 @@ async def run_kill(
     try:
         async with asyncio.timeout(args.kill_deadline):
             await enough.wait()
-        servers[0].kill()
+        servers[victim_index].kill()
         killed_at = time.monotonic()
         async with asyncio.timeout(args.kill_deadline):
             while len(served_after_kill) < len(typists):
@@ -220,7 +223,7 @@ async def run_kill(
         result.served_again_s = max(served_after_kill.values()) - killed_at
         result.moved_served_s = max(served_after_kill[e.uri] for e in victims) - killed_at
         restart = time.monotonic()
-        await asyncio.to_thread(servers[0].start, 120)
+        await asyncio.to_thread(servers[victim_index].start, 120)
         ready_at = time.monotonic()
         result.restart_s = ready_at - restart
         async with asyncio.timeout(args.kill_deadline):

@@ -1,8 +1,9 @@
 """Remote engines over HTTP: vLLM, llama-server, LM Studio, the DeepSeek API...
 
 The last stage of the pipeline when the model runs on a server. One engine
-talks to one endpoint through one pooled ``httpx.AsyncClient`` (keep-alive,
-at most ``max_concurrency`` connections); what differs between servers is
+talks to its endpoints through one pooled ``httpx.AsyncClient`` (keep-alive
+per origin, at most ``max_concurrency`` requests in flight); what differs
+between servers is
 data in engines/presets.py (wire protocol, paths, optional features) plus one
 codec per wire format in engines/codecs.py (body, stream framing, payloads).
 
@@ -13,7 +14,9 @@ codec per wire format in engines/codecs.py (body, stream framing, payloads).
   connection. vLLM sees the disconnect and aborts the request.
 - Several endpoints (replicas of one model) form a fleet (engines/fleet.py):
   a request goes to the replica its session key ranks first, and moves to
-  the next only when it cannot connect, within the same deadline.
+  the next only when it cannot connect, within the same deadline. With
+  ``hedge_after`` a silent first replica gets a duplicate on the next one;
+  the first to stream wins and the other is closed.
 - Retries happen only for failures to connect (the request never left this
   process); a request that may have run is never sent twice. The one
   exception is a prompt the server rejected as too long before generating:

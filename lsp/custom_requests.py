@@ -84,6 +84,7 @@ def register(server: DscoderServer) -> None:
                 "promptTokensTotal": result.usage.prompt_tokens_total,
                 "generatedTokens": result.usage.generated_tokens,
                 "finishReason": result.usage.finish_reason,
+                "endpoint": result.usage.endpoint or None,
             },
         }
 

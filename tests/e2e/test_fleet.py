@@ -143,12 +143,15 @@ async def test_stats_name_the_replica_that_served_the_document(
     uri = f"{Path.cwd().as_uri()}/fleet_doc.py"
     text = "def add(a, b):\n    return"
     open_document(client, uri, text)
-    await client.protocol.send_request_async(
-        "dscoder/complete",
-        {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 10}},
+    result = plain(
+        await client.protocol.send_request_async(
+            "dscoder/complete",
+            {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 10}},
+        )
     )
     stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
     owner = rendezvous_order(session_key(Path.cwd().as_uri(), uri), urls)[0]
+    assert result["usage"]["endpoint"] == owner
     assert stats["lastEndpoint"] == owner
     served = {e["url"]: e["requests"] for e in stats["endpoints"]}
     assert served[owner] >= 1 and sum(served.values()) == served[owner]

@@ -182,7 +182,9 @@ class Fleet:
             return
         endpoint.healthy = False
         endpoint.ejections += 1
-        log.warning("endpoint %s ejected: %s", endpoint.url, reason)
+        # With one endpoint there is nowhere to move: the engine's error says it all.
+        level = logging.WARNING if len(self.endpoints) > 1 else logging.DEBUG
+        log.log(level, "endpoint %s ejected: %s", endpoint.url, reason)
         self._signal()
         if self._probe is not None and len(self.endpoints) > 1:
             task = asyncio.get_running_loop().create_task(

@@ -36,6 +36,7 @@ from engines.base import (
     GenerationUsage,
     ModelInfo,
 )
+from engines.fleet import session_key
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class CompletionPipeline:
         self.options = options
         self.stats = stats or Stats()
         self.counter = TokenEstimator()
+        self.workspace_uri = ""
+        """Salts each document's session key (remote engines keep a key on one replica)."""
         self._budget_key: tuple[int, str, int] | None = None
         self._budget_options = options.context
 
@@ -251,7 +254,9 @@ class CompletionPipeline:
             result.skipped = context.skip_reason
             return result
         try:
-            raw, usage = await self.generate(prompt, context, timing, progress)
+            raw, usage = await self.generate(
+                prompt, context, timing, progress, session_key(self.workspace_uri, document.uri)
+            )
         except ContextTooLongError:
             # The estimate missed by more than its margin (an unusual tokenizer):
             # count exactly, cut the context to fit, and try once more.
@@ -264,7 +269,9 @@ class CompletionPipeline:
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
                 context = build_context(document, offset, smaller, self.counter, file_path)
                 prompt = self.make_prompt(context)
-            raw, usage = await self.generate(prompt, context, timing, progress)
+            raw, usage = await self.generate(
+                prompt, context, timing, progress, session_key(self.workspace_uri, document.uri)
+            )
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
         result.raw, result.usage = raw, usage
         result.model = self.engine.info.name if self.engine.info else ""
@@ -283,6 +290,7 @@ class CompletionPipeline:
         context: Context,
         timing: Timing,
         progress: Callable[[str], None] | None = None,
+        session: str | None = None,
     ) -> tuple[str, GenerationUsage]:
         """Stream from the engine until the cutter has the answer."""
         request = GenerationRequest(
@@ -294,6 +302,7 @@ class CompletionPipeline:
             prefix=prompt.prefix,
             suffix=prompt.suffix,
             middle_start=prompt.middle_start,
+            session_key=session,
         )
         usage = GenerationUsage()
         cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)

@@ -77,6 +77,8 @@ class CompletionService:
         self._retries = 0
         self._pipeline: CompletionPipeline | None = None
         self.retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
+        self.workspace_uri = ""
+        """The editor's workspace root, salting each document's session key."""
         self.status = EngineStatus(EngineState.IDLE, engine_settings.name, self._model_label())
 
     def _model_label(self) -> str:
@@ -221,8 +223,10 @@ class CompletionService:
         """
         pipeline = self._pipeline
         if pipeline is not None and pipeline.engine is engine and pipeline.options is self.options:
+            pipeline.workspace_uri = self.workspace_uri
             return pipeline
         fresh = CompletionPipeline(engine, self.options, self.stats)
+        fresh.workspace_uri = self.workspace_uri
         if pipeline is not None and pipeline.engine is engine:
             fresh.counter = pipeline.counter  # same tokenizer, new options
         self._pipeline = fresh

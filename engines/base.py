@@ -73,6 +73,9 @@ class GenerationRequest:
     middle_start: str = ""
     """The end of ``prefix`` (the text typed on the cursor's line) that
     ``prompt`` carries after the middle marker instead of before the hole."""
+    session_key: str | None = None
+    """Opaque, stable key of the document this request is for (engines/fleet.py's
+    ``session_key``): remote engines keep one key on one replica."""
 
 
 @dataclass
@@ -89,6 +92,8 @@ class GenerationUsage:
     (the pipeline closed the stream because post-processing had its answer)."""
     engine_seconds: float = 0.0
     """Wall time spent inside the model (prompt eval plus decoding)."""
+    endpoint: str = ""
+    """The replica that served the request (remote engines)."""
 
 
 @runtime_checkable

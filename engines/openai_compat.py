@@ -1,19 +1,27 @@
 """Remote engines over HTTP: vLLM, llama-server, LM Studio, the DeepSeek API...
 
 The last stage of the pipeline when the model runs on a server. One engine
-talks to one endpoint through one pooled ``httpx.AsyncClient`` (keep-alive,
-at most ``max_concurrency`` connections); what differs between servers is
-data in engines/presets.py (wire protocol, paths, optional features).
+talks to its endpoints through one pooled ``httpx.AsyncClient`` (keep-alive
+per origin, at most ``max_concurrency`` requests in flight); what differs
+between servers is
+data in engines/presets.py (wire protocol, paths, optional features) plus one
+codec per wire format in engines/codecs.py (body, stream framing, payloads).
 
 - The prompt is the FIM string completion/ built (vLLM's /v1/completions has
   no ``suffix``); native-FIM servers get the raw prefix and suffix instead.
 - Cancellation closes the HTTP stream: closing the generator, or cancelling
   the task that reads it, exits the ``client.stream`` block, which drops the
   connection. vLLM sees the disconnect and aborts the request.
+- Several endpoints (replicas of one model) form a fleet (engines/fleet.py):
+  a request goes to the replica its session key ranks first, and moves to
+  the next only when it cannot connect, within the same deadline. With
+  ``hedge_after`` a silent first replica gets a duplicate on the next one;
+  the first to stream wins and the other is closed.
 - Retries happen only for failures to connect (the request never left this
   process); a request that may have run is never sent twice. The one
   exception is a prompt the server rejected as too long before generating:
-  it is shrunk (head of the prefix, tail of the suffix) and sent once more.
+  it is shrunk (head of the prefix, tail of the suffix; engines/overflow.py)
+  and sent once more. One loop (``_connect``) does all the retrying.
 - Errors become one clear ``EngineError`` per cause: unreachable server,
   rejected key, unknown model, context too long, stream cut mid-generation.
 """
@@ -25,14 +33,13 @@ import contextlib
 import json
 import logging
 import os
-import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import httpx
-from httpx_sse import EventSource, SSEError
+from httpx_sse import SSEError
 
 from engines.base import (
     ContextTooLongError,
@@ -43,16 +50,28 @@ from engines.base import (
     ModelInfo,
     estimate_tokens,
 )
-from engines.presets import Preset, Wire
+from engines.codecs import codec_for, leading_indent
+from engines.fleet import Endpoint, Fleet, FleetOptions
+from engines.overflow import keep_ratio, overflow_numbers, says_too_long, shrink_request
+from engines.presets import Preset
+
+__all__ = [
+    "AuthenticationError",
+    "ModelNotFoundError",
+    "RemoteEngine",
+    "RemoteOptions",
+    "ServerFailedError",
+    "StreamInterruptedError",
+    "error_message",
+    "keep_ratio",
+    "leading_indent",
+    "overflow_numbers",
+    "resolve_api_key",
+    "server_root",
+    "shrink_request",
+]
 
 log = logging.getLogger(__name__)
-
-_SPECIAL_TOKEN = re.compile(r"^<[|\uff5c].*[|\uff5c]>$")
-_TOO_LONG = re.compile(
-    r"context length|context window|context size|too long|max_model_len|"
-    r"input is too large|exceeds? the (?:available|maximum)",
-    re.IGNORECASE,
-)
 
 
 class AuthenticationError(EngineError):
@@ -65,6 +84,10 @@ class ModelNotFoundError(EngineError):
 
 class StreamInterruptedError(EngineUnavailableError):
     """The connection dropped in the middle of a generation (server died or restarted)."""
+
+
+class ServerFailedError(EngineError):
+    """The server failed the request (HTTP 5xx other than 502-504)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,19 @@ class RemoteOptions:
     context_length: int | None = None
     """Context window when the server does not report one."""
     shrink_on_overflow: bool = True
+    endpoints: tuple[str, ...] = ()
+    """More replicas serving the same model (``endpoint`` is tried with them)."""
+    session_header: str = "x-session-id"
+    """Header carrying the request's session key, for session-aware routers; "" for none."""
+    hedge_after: float | None = None
+    """Seconds after which a request that has streamed nothing is also sent to a
+    second replica (the slower one is cancelled); None: never."""
+    affinity: bool = True
+    """Keep a document on one replica (rendezvous hashing); False: round-robin."""
+
+    def urls(self) -> list[str]:
+        """Every endpoint, ``endpoint`` first, without duplicates."""
+        return list(dict.fromkeys([self.endpoint, *self.endpoints]))
 
 
 def server_root(endpoint: str) -> str:
@@ -112,82 +148,8 @@ def error_message(response_text: str) -> str:
     return response_text.strip()[:300]
 
 
-def _ints(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", text)]
-
-
-def overflow_numbers(message: str) -> tuple[int | None, int | None]:
-    """(context window, prompt tokens) as a context-too-long message states them.
-
-    vLLM: "maximum context length is 512 tokens ... at least 513 input tokens";
-    llama-cpp-python: "... is 512 tokens, however you requested 1421 tokens
-    (1401 in your prompt; ...)". Either may be None.
-    """
-    window = re.search(r"(?:context length|context size|max_model_len)\D{0,20}(\d+)", message)
-    asked = re.search(r"(\d+) (?:input|prompt) tokens", message)
-    asked = asked or re.search(r"(\d+) in your prompt", message)
-    asked = asked or re.search(r"(?:request|prompt|input) has (\d+)", message)
-    return (
-        int(window.group(1)) if window else None,
-        int(asked.group(1)) if asked else None,
-    )
-
-
-def keep_ratio(window: int | None, prompt_tokens: int | None, max_tokens: int) -> float:
-    """Fraction of prefix/suffix to keep so the prompt and answer fit ``window``."""
-    if window and prompt_tokens:
-        room = window - max_tokens - 8
-        if room > 0:
-            return max(0.05, min(0.9, room / prompt_tokens * 0.9))
-    return 0.5
-
-
-def shrink_request(request: GenerationRequest, keep: float) -> GenerationRequest | None:
-    """The same request with the prefix's head and the suffix's tail cut.
-
-    ``keep`` is the fraction of prefix and suffix characters to keep; cuts
-    fall on line boundaries. The prompt text is rebuilt by replacing the old
-    prefix and suffix inside it, so any FIM template works; the part of the
-    prefix carried after the middle marker (``middle_start``) stays whole.
-    None when the request carries no prefix/suffix to cut.
-    """
-    prefix, suffix = request.prefix, request.suffix
-    if prefix is None or suffix is None or not (prefix or suffix):
-        return None
-    typed = request.middle_start if prefix.endswith(request.middle_start) else ""
-    head = prefix[: len(prefix) - len(typed)]
-    new_head = head[len(head) - int(len(head) * keep) :]
-    if new_head != head and "\n" in new_head:
-        new_head = new_head[new_head.index("\n") + 1 :]
-    new_suffix = suffix[: int(len(suffix) * keep)]
-    if new_suffix != suffix and "\n" in new_suffix:
-        new_suffix = new_suffix[: new_suffix.rindex("\n") + 1]
-    prompt = request.prompt
-    start = prompt.find(head) if head else -1
-    after = start + len(head) if start >= 0 else 0
-    end = prompt.find(suffix, after) if suffix else -1
-    if (head and start < 0) or (suffix and end < 0):
-        return None
-    pieces = []
-    cursor = 0
-    if start >= 0:
-        pieces += [prompt[:start], new_head]
-        cursor = after
-    if end >= 0:
-        pieces += [prompt[cursor:end], new_suffix]
-        cursor = end + len(suffix)
-    pieces.append(prompt[cursor:])
-    return replace(request, prompt="".join(pieces), prefix=new_head + typed, suffix=new_suffix)
-
-
-def leading_indent(prefix: str) -> int:
-    """Indentation of the cursor's line, for llama-server's ``n_indent``."""
-    line = prefix[prefix.rfind("\n") + 1 :]
-    return len(line) - len(line.lstrip(" \t"))
-
-
 class RemoteEngine:
-    """A model served over HTTP (see module docstring)."""
+    """A model served over HTTP by one server or a fleet of replicas (see module docstring)."""
 
     def __init__(
         self,
@@ -200,7 +162,13 @@ class RemoteEngine:
         self.preset = preset
         self.options = options
         self.probe_tokens = probe_tokens
-        self.root = server_root(options.endpoint)
+        self.fleet = Fleet(
+            [Endpoint(url, server_root(url)) for url in options.urls()],
+            probe=self._alive,
+            options=FleetOptions(affinity=options.affinity),
+        )
+        self.root = self.fleet.endpoints[0].root
+        self.codec = codec_for(preset)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._retired: list[httpx.AsyncClient] = []
@@ -212,7 +180,8 @@ class RemoteEngine:
         self._start_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
-        return f"RemoteEngine({self.name!r}, {self.root!r}, model={self._model!r})"
+        roots = ", ".join(e.root for e in self.fleet.endpoints)
+        return f"RemoteEngine({self.name!r}, {roots!r}, model={self._model!r})"
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -222,13 +191,14 @@ class RemoteEngine:
 
     @property
     def client(self) -> httpx.AsyncClient:
+        """One pool for every endpoint (httpx keeps connections per origin)."""
         if self._client is None:
             options = self.options
             headers = {"Accept": "application/json"}
             if options.api_key:
                 headers["Authorization"] = f"Bearer {options.api_key}"
+            connections = options.max_concurrency * len(self.fleet)
             self._client = httpx.AsyncClient(
-                base_url=self.root,
                 headers=headers,
                 timeout=httpx.Timeout(
                     connect=options.connect_timeout,
@@ -237,8 +207,8 @@ class RemoteEngine:
                     pool=options.deadline,
                 ),
                 limits=httpx.Limits(
-                    max_connections=options.max_concurrency,
-                    max_keepalive_connections=options.max_concurrency,
+                    max_connections=connections,
+                    max_keepalive_connections=connections,
                     # Below the 5 s idle timeout of uvicorn (vLLM, llama-cpp-python,
                     # Xinference): reusing a connection the server is closing
                     # fails a request that cannot be safely resent.
@@ -256,17 +226,58 @@ class RemoteEngine:
             return self._info
 
     async def _probe(self) -> ModelInfo:
+        """Probe every endpoint; the first that answers describes the model.
+
+        Endpoints that fail are ejected (they come back when a health probe
+        succeeds); the engine fails only when none answers.
+        """
         started = time.perf_counter()
+        endpoints = self.fleet.endpoints
+        results = await asyncio.gather(
+            *(self._probe_endpoint(e) for e in endpoints), return_exceptions=True
+        )
+        info: ModelInfo | None = None
+        for endpoint, result in zip(endpoints, results, strict=True):
+            if isinstance(result, ModelInfo):
+                info = info or result
+            elif isinstance(result, Exception):
+                if len(endpoints) > 1:
+                    log.warning("%s", result)
+                self.fleet.eject(endpoint, str(result))
+            else:
+                raise result
+        if info is None:
+            errors = [r for r in results if isinstance(r, Exception)]
+            if len(errors) > 1 and all(isinstance(e, EngineUnavailableError) for e in errors):
+                roots = ", ".join(e.root for e in endpoints)
+                raise EngineUnavailableError(
+                    f"{self.name}: cannot reach any of the servers at {roots}; are they "
+                    f"running? (engine.endpoints). First: {errors[0]}"
+                ) from errors[0]
+            raise errors[0]
+        log.info(
+            "%s: %s at %s ready in %.2fs (context %d)",
+            self.name,
+            info.name,
+            ", ".join(e.root for e in endpoints if e.healthy),
+            time.perf_counter() - started,
+            info.context_length,
+        )
+        return info
+
+    async def _probe_endpoint(self, endpoint: Endpoint) -> ModelInfo:
+        """Models, window and special tokens, as one endpoint reports them."""
         card: dict[str, Any] = {}
         if self.preset.models_path:
-            card = await self._model_card()
+            card = await self._model_card(endpoint)
         if not self._model:
             raise EngineError(
-                f"{self.name}: no model name configured and {self.root} lists none; "
+                f"{self.name}: no model name configured and {endpoint.root} lists none; "
                 "set model.name (--model-name)"
             )
         if self.preset.tokenize is not None and self.probe_tokens:
-            self._special_ids = await self._probe_special_tokens()
+            special = await self._probe_special_tokens(endpoint)
+            self._special_ids = self._special_ids or special
         context = (
             _int(card.get("max_model_len"))
             or _int((card.get("meta") or {}).get("n_ctx_train"))
@@ -275,7 +286,7 @@ class RemoteEngine:
             or 4096
         )
         metadata = {k: str(v) for k, v in card.items() if isinstance(v, str | int | float)}
-        info = ModelInfo(
+        return ModelInfo(
             name=self._model,
             engine=self.name,
             context_length=context,
@@ -283,24 +294,15 @@ class RemoteEngine:
             metadata=metadata,
             family=self.preset.family,
         )
-        log.info(
-            "%s: %s at %s ready in %.2fs (context %d)",
-            self.name,
-            info.name,
-            self.root,
-            time.perf_counter() - started,
-            context,
-        )
-        return info
 
-    async def _model_card(self) -> dict[str, Any]:
+    async def _model_card(self, endpoint: Endpoint) -> dict[str, Any]:
         """The served model's entry in /v1/models; fills in the model name."""
         assert self.preset.models_path is not None
-        response = await self._send("GET", self.preset.models_path)
+        response = await self._send("GET", self.preset.models_path, [endpoint])
         if response.status_code in (404, 405):
             return {}  # no listing endpoint: trust the configured name
         if response.status_code >= 400:
-            self._raise_for(response.status_code, response.text)
+            self._raise_for(response.status_code, response.text, endpoint.root)
         body = response.json()
         entries = body.get("data") if isinstance(body, dict) else None
         if entries is None and isinstance(body, dict):  # Ollama /api/tags
@@ -317,24 +319,37 @@ class RemoteEngine:
                 return card
         if names:
             raise ModelNotFoundError(
-                f"{self.name}: model {self._model!r} is not served at {self.root}; "
+                f"{self.name}: model {self._model!r} is not served at {endpoint.root}; "
                 f"it serves: {', '.join(names)}"
             )
         return {}
 
-    async def _probe_special_tokens(self) -> dict[str, int]:
+    async def _probe_special_tokens(self, endpoint: Endpoint) -> dict[str, int]:
         """Which probe strings the server's tokenizer maps to one token id."""
         found: dict[str, int] = {}
 
         async def probe(token: str) -> None:
-            ids = await self.tokenize(token)
+            ids = await self.tokenize(token, [endpoint])
             if len(ids) == 1:
                 found[token] = ids[0]
 
         await asyncio.gather(*(probe(token) for token in sorted(self.probe_tokens)))
         return found
 
+    async def _alive(self, endpoint: Endpoint) -> bool:
+        """The fleet's health probe: the endpoint answers (any status below 500)."""
+        path = self.preset.models_path or self.preset.completion_path
+        method = "GET" if self.preset.models_path else "HEAD"
+        try:
+            response = await self.client.request(
+                method, endpoint.root + path, timeout=self.options.connect_timeout
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code < 500
+
     async def close(self) -> None:
+        await self.fleet.close()
         self._retire_pool()
         retired, self._retired = self._retired, []
         for client in retired:
@@ -342,25 +357,26 @@ class RemoteEngine:
 
     # -- tokens --------------------------------------------------------------
 
-    async def tokenize(self, text: str) -> list[int]:
+    async def tokenize(self, text: str, endpoints: list[Endpoint] | None = None) -> list[int]:
         """Token ids from the server's tokenizer (no BOS); [] if it has none."""
         if self.preset.tokenize is None:
             return []
         if self._bos is None:
             # Some servers always prepend BOS: what "" tokenizes to is dropped.
-            self._bos = await self._tokenize("")
-        ids = await self._tokenize(text)
+            self._bos = await self._tokenize("", endpoints)
+        ids = await self._tokenize(text, endpoints)
         if self._bos and ids[: len(self._bos)] == self._bos:
             ids = ids[len(self._bos) :]
         return ids
 
-    async def _tokenize(self, text: str) -> list[int]:
+    async def _tokenize(self, text: str, endpoints: list[Endpoint] | None) -> list[int]:
         api = self.preset.tokenize
         assert api is not None
         body: dict[str, Any] = {api.text_field: text, **api.extra}
         if api.send_model and self._model:
             body["model"] = self._model
-        response = await self._send("POST", api.path, json=body)
+        targets = endpoints or self.fleet.candidates(None)
+        response = await self._send("POST", api.path, targets, json=body)
         if response.status_code >= 400:
             self._raise_for(response.status_code, response.text)
         tokens = response.json().get("tokens", [])
@@ -379,74 +395,8 @@ class RemoteEngine:
     # -- generation ----------------------------------------------------------
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
-        """The JSON body of one generation request, per the preset's wire."""
-        preset = self.preset
-        native = preset.native_fim and request.prefix is not None
-        stop = list(request.stop)
-        stop_ids = list(request.stop_token_ids)
-        if preset.stop_token_ids:
-            # Special tokens never reach the output text: stop on their ids.
-            mapped = {s: i for s, i in self._special_ids.items() if s in request.stop}
-            stop_ids += mapped.values()
-            stop = [s for s in stop if s not in mapped]
-        if native or not preset.stop_token_ids:
-            # The server never prints special tokens, and most cap the list.
-            stop = [s for s in stop if not _SPECIAL_TOKEN.match(s)]
-        if preset.max_stop is not None:
-            stop = stop[: preset.max_stop]
-        body: dict[str, Any]
-        if preset.wire is Wire.LLAMA_INFILL:
-            body = {
-                "input_prefix": request.prefix if native else "",
-                "input_suffix": request.suffix or "",
-                "input_extra": [],
-                "prompt": "" if native else request.prompt,
-                "n_predict": request.max_tokens,
-                "n_indent": leading_indent(request.prefix or ""),
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-                "stop": stop,
-                "stream": True,
-            }
-        elif preset.wire is Wire.OLLAMA:
-            options: dict[str, Any] = {
-                "num_predict": request.max_tokens,
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-            }
-            if stop:
-                options["stop"] = stop
-            if request.seed is not None:
-                options["seed"] = request.seed
-            body = {
-                "model": self._model,
-                "prompt": request.prefix if native else request.prompt,
-                "stream": True,
-                "options": options,
-            }
-            if native:
-                body["suffix"] = request.suffix or ""
-        else:
-            body = {
-                "model": self._model,
-                "prompt": request.prefix if native else request.prompt,
-                "max_tokens": request.max_tokens,
-                "temperature": request.temperature,
-                "top_p": request.top_p,
-                "stream": True,
-            }
-            if native:
-                body["suffix"] = request.suffix or ""
-            if stop:
-                body["stop"] = stop
-            if stop_ids:
-                body["stop_token_ids"] = sorted(set(stop_ids))
-            if request.seed is not None:
-                body["seed"] = request.seed
-            if preset.stream_usage:
-                body["stream_options"] = {"include_usage": True}
-        body.update(preset.body)
-        return body
+        """The JSON body of one generation request, spelled by the preset's codec."""
+        return self.codec.body(request, self._model, self._special_ids)
 
     async def stream(
         self, request: GenerationRequest, usage: GenerationUsage | None = None
@@ -495,8 +445,16 @@ class RemoteEngine:
         body = self.build_body(request)
         deadline = time.monotonic() + self.options.deadline
         usage.finish_reason = None
+        key = request.session_key
+        headers = {self.options.session_header: key} if key and self.options.session_header else {}
+        endpoints = self.fleet.candidates(key)
+        hedge = self.options.hedge_after
+        if hedge is not None and sum(e.healthy for e in endpoints) >= 2:
+            run = self._hedged(endpoints, body, headers, usage, deadline, hedge)
+        else:
+            run = self._attempt(endpoints, body, headers, usage, deadline)
         try:
-            async with contextlib.aclosing(self._run(body, usage, deadline)) as pieces:
+            async with contextlib.aclosing(run) as pieces:
                 async for piece in pieces:
                     yield piece
         except StreamInterruptedError:
@@ -511,68 +469,161 @@ class RemoteEngine:
             self._retired.append(self._client)
             self._client = None
 
-    async def _run(
-        self, body: dict[str, Any], usage: GenerationUsage, deadline: float
+    async def _attempt(
+        self,
+        endpoints: list[Endpoint],
+        body: dict[str, Any],
+        headers: dict[str, str],
+        usage: GenerationUsage,
+        deadline: float,
     ) -> AsyncGenerator[str, None]:
-        async with self._slots, self._open_stream(body) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                self._raise_for(response.status_code, response.text)
+        """One generation on the first of ``endpoints`` that accepts a connection."""
+        async with self._slots, self._open_stream(body, endpoints, headers, deadline) as opened:
+            endpoint, response = opened
+            self.fleet.started(endpoint)
+            usage.endpoint = endpoint.url
+            started = time.monotonic()
             try:
-                async with contextlib.aclosing(self._events(response)) as events:
-                    async for payload in events:
-                        piece = self._consume(payload, usage)
-                        if piece:
-                            yield piece
-                        if time.monotonic() > deadline:
-                            raise EngineUnavailableError(
-                                f"{self.name}: generation took longer than "
-                                f"{self.options.deadline:g}s at {self.root}"
-                            )
-                if usage.finish_reason is None:
-                    # Every server marks its last chunk; a stream that just
-                    # stops was cut (server crash, proxy timeout, server bug).
-                    raise StreamInterruptedError(
-                        f"{self.name}: the stream from {self.root} ended before the "
-                        "generation finished (the server may have crashed; see its log)"
-                    )
-            except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+                async with contextlib.aclosing(
+                    self._read_stream(endpoint, response, usage, deadline)
+                ) as pieces:
+                    async for piece in pieces:
+                        yield piece
+            except EngineError as error:
+                at_fault = isinstance(error, EngineUnavailableError | ServerFailedError)
+                self.fleet.failed(endpoint, str(error), eject=at_fault)
+                raise
+            except asyncio.CancelledError:
+                self.fleet.succeeded(endpoint)  # cancelled by us, not the replica's fault
+                raise
+            except GeneratorExit:
+                # Closed by the consumer: post-processing had its answer.
+                self.fleet.succeeded(endpoint, time.monotonic() - started)
+                raise
+            self.fleet.succeeded(endpoint, time.monotonic() - started)
+
+    async def _read_stream(
+        self,
+        endpoint: Endpoint,
+        response: httpx.Response,
+        usage: GenerationUsage,
+        deadline: float,
+    ) -> AsyncGenerator[str, None]:
+        root = endpoint.root
+        if response.status_code >= 400:
+            await response.aread()
+            self._raise_for(response.status_code, response.text, root)
+        try:
+            async with contextlib.aclosing(self.codec.payloads(response)) as payloads:
+                async for payload in payloads:
+                    self._check_payload(payload, root)
+                    piece = self.codec.read(payload, usage)
+                    if piece:
+                        yield piece
+                    if time.monotonic() > deadline:
+                        raise EngineUnavailableError(
+                            f"{self.name}: generation took longer than "
+                            f"{self.options.deadline:g}s at {root}"
+                        )
+            if usage.finish_reason is None:
+                # Every server marks its last chunk; a stream that just
+                # stops was cut (server crash, proxy timeout, server bug).
                 raise StreamInterruptedError(
-                    f"{self.name}: the server at {self.root} closed the stream mid-generation "
-                    f"(it may have crashed or restarted): {str(error) or type(error).__name__}"
-                ) from error
-            except httpx.ReadTimeout as error:
-                raise EngineUnavailableError(
-                    f"{self.name}: no data from {self.root} for "
-                    f"{self.options.read_timeout:g}s; the server is overloaded or stuck"
-                ) from error
-            except SSEError as error:
-                raise EngineError(
-                    f"{self.name}: {self.root}{self.preset.completion_path} did not stream "
-                    f"server-sent events ({error}); check engine.name and engine.endpoint"
-                ) from error
+                    f"{self.name}: the stream from {root} ended before the "
+                    "generation finished (the server may have crashed; see its log)"
+                )
+        except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+            raise StreamInterruptedError(
+                f"{self.name}: the server at {root} closed the stream mid-generation "
+                f"(it may have crashed or restarted): {str(error) or type(error).__name__}"
+            ) from error
+        except httpx.ReadTimeout as error:
+            raise EngineUnavailableError(
+                f"{self.name}: no data from {root} for "
+                f"{self.options.read_timeout:g}s; the server is overloaded or stuck"
+            ) from error
+        except SSEError as error:
+            raise EngineError(
+                f"{self.name}: {root}{self.preset.completion_path} did not stream "
+                f"server-sent events ({error}); check engine.name and engine.endpoint"
+            ) from error
 
-    def _open_stream(self, body: dict[str, Any]) -> _StreamContext:
-        return _StreamContext(self, body)
+    async def _hedged(
+        self,
+        endpoints: list[Endpoint],
+        body: dict[str, Any],
+        headers: dict[str, str],
+        usage: GenerationUsage,
+        deadline: float,
+        hedge_after: float,
+    ) -> AsyncGenerator[str, None]:
+        """The first replica to stream wins; a second starts after ``hedge_after``
+        seconds of silence, and the loser is cancelled (its stream closed)."""
+        queue: asyncio.Queue[tuple[int, str | BaseException | None]] = asyncio.Queue()
+        usages = [GenerationUsage(), GenerationUsage()]
+        orders = [endpoints, endpoints[1:] + endpoints[:1]]
+        tasks: dict[int, asyncio.Task[None]] = {}
 
-    async def _events(self, response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
-        """Decoded JSON payloads of the response stream (SSE or NDJSON)."""
-        if self.preset.wire is Wire.OLLAMA:
-            async for line in response.aiter_lines():
-                if line.strip():
-                    yield _json_object(line)
-            return
-        async for event in EventSource(response).aiter_sse():
-            data = event.data.strip()
-            if data == "[DONE]":
-                # Read to the end of the body so the connection goes back to
-                # the pool (keep-alive) instead of being closed.
-                continue
-            if data:
-                yield _json_object(data)
+        async def run(index: int) -> None:
+            try:
+                attempt = self._attempt(orders[index], body, headers, usages[index], deadline)
+                async with contextlib.aclosing(attempt) as pieces:
+                    async for piece in pieces:
+                        await queue.put((index, piece))
+                await queue.put((index, None))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                await queue.put((index, error))
 
-    def _consume(self, payload: dict[str, Any], usage: GenerationUsage) -> str:
-        """Text of one streamed payload; updates ``usage`` from it."""
+        def launch(index: int) -> None:
+            tasks[index] = asyncio.get_running_loop().create_task(run(index), name="hedge")
+
+        winner: int | None = None
+        launch(0)
+        try:
+            while True:
+                if winner is None and len(tasks) == 1:
+                    try:
+                        index, value = await asyncio.wait_for(queue.get(), hedge_after)
+                    except TimeoutError:
+                        log.debug("%s: nothing after %gs, hedging", self.name, hedge_after)
+                        launch(1)
+                        continue
+                else:
+                    index, value = await queue.get()
+                if winner is None:
+                    if isinstance(value, BaseException):
+                        tasks.pop(index)
+                        if tasks:
+                            continue  # the other replica may still answer
+                        raise value
+                    winner = index
+                    for other, task in list(tasks.items()):
+                        if other != winner:
+                            task.cancel()
+                if index != winner:
+                    continue
+                if value is None:
+                    return
+                if isinstance(value, BaseException):
+                    raise value
+                yield value
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            for task in tasks.values():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            source = usages[winner if winner is not None else 0]
+            usage.prompt_tokens = source.prompt_tokens
+            usage.prompt_tokens_total = source.prompt_tokens_total
+            usage.generated_tokens = source.generated_tokens
+            usage.finish_reason = source.finish_reason
+            usage.endpoint = source.endpoint
+
+    def _check_payload(self, payload: dict[str, Any], root: str) -> None:
+        """Raise the error a server reported inside its stream (every wire spells it alike)."""
         error = payload.get("error")
         if error:
             message = error.get("message", error) if isinstance(error, dict) else error
@@ -580,89 +631,133 @@ class RemoteEngine:
             self._raise_for(
                 int(code) if isinstance(code, int) else 500,
                 json.dumps({"error": {"message": str(message)}}),
+                root,
             )
-        wire = self.preset.wire
-        if wire is Wire.OLLAMA:
-            text = str(payload.get("response") or "")
-            if payload.get("done"):
-                usage.finish_reason = _finish(payload.get("done_reason"))
-                usage.prompt_tokens = int(payload.get("prompt_eval_count") or 0)
-                usage.generated_tokens = int(payload.get("eval_count") or 0)
-            elif text:
-                usage.generated_tokens += 1
-            return text
-        if wire is Wire.LLAMA_INFILL:
-            text = str(payload.get("content") or "")
-            if payload.get("stop"):
-                usage.finish_reason = _finish(payload.get("stop_type"))
-                timings = payload.get("timings") or {}
-                usage.prompt_tokens = int(timings.get("prompt_n") or 0)
-                usage.prompt_tokens_total = int(payload.get("tokens_evaluated") or 0)
-                usage.generated_tokens = int(payload.get("tokens_predicted") or 0)
-            elif text:
-                usage.generated_tokens += 1
-            return text
-        stats = payload.get("usage")
-        if isinstance(stats, dict):
-            usage.prompt_tokens_total = int(stats.get("prompt_tokens") or 0)
-            cached = (stats.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-            usage.prompt_tokens = usage.prompt_tokens_total - int(cached)
-            usage.generated_tokens = int(stats.get("completion_tokens") or 0)
-        choices = payload.get("choices") or []
-        if not choices:
-            return ""
-        choice = choices[0]
-        text = str(choice.get("text") or "")
-        if choice.get("finish_reason"):
-            usage.finish_reason = _finish(choice["finish_reason"])
-        if text and not isinstance(stats, dict):
-            usage.generated_tokens += 1
-        return text
 
     # -- HTTP plumbing -------------------------------------------------------
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One read-only request (model list, tokenizer): connection failures are retried,
-        and so is a pooled connection the server closed under us."""
-        for attempt in range(self.options.connect_retries + 1):
-            try:
-                return await self.client.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                if attempt == self.options.connect_retries:
-                    self._raise_unreachable(error)
-                await asyncio.sleep(0.2 * 2**attempt)
-            except (httpx.RemoteProtocolError, httpx.ReadError) as error:
-                if attempt == self.options.connect_retries:
-                    raise EngineUnavailableError(
-                        f"{self.name}: {self.root}{path} dropped the connection: "
-                        f"{str(error) or type(error).__name__}"
-                    ) from error
-            except httpx.TimeoutException as error:
-                raise EngineUnavailableError(
-                    f"{self.name}: {self.root}{path} did not answer in time ({error!r})"
-                ) from error
-            except httpx.TransportError as error:
-                raise EngineUnavailableError(
-                    f"{self.name}: request to {self.root}{path} failed: {error!r}"
-                ) from error
-        raise AssertionError("unreachable")
+    async def _send(
+        self, method: str, path: str, endpoints: list[Endpoint], **kwargs: Any
+    ) -> httpx.Response:
+        """One read-only request (model list, tokenizer): safe to send again."""
+        client = self.client
 
-    def _raise_unreachable(self, error: Exception) -> NoReturn:
+        def send(endpoint: Endpoint) -> Awaitable[httpx.Response]:
+            return client.request(method, endpoint.root + path, **kwargs)
+
+        _, response = await self._connect(send, path, endpoints, resendable=True)
+        return response
+
+    @contextlib.asynccontextmanager
+    async def _open_stream(
+        self,
+        body: dict[str, Any],
+        endpoints: list[Endpoint],
+        headers: dict[str, str],
+        deadline: float,
+    ) -> AsyncIterator[tuple[Endpoint, httpx.Response]]:
+        """``client.stream(...)`` on the first endpoint that connects; nothing is resent."""
+        client = self.client
+        path = self.preset.completion_path
+
+        def send(endpoint: Endpoint) -> Awaitable[httpx.Response]:
+            request = client.build_request("POST", endpoint.root + path, json=body, headers=headers)
+            return client.send(request, stream=True)
+
+        endpoint, response = await self._connect(
+            send, path, endpoints, resendable=False, deadline=deadline
+        )
+        try:
+            yield endpoint, response
+        finally:
+            # Closing an unfinished streamed response closes its socket: the
+            # server sees the disconnect and stops generating.
+            await response.aclose()
+
+    async def _connect(
+        self,
+        send: Callable[[Endpoint], Awaitable[httpx.Response]],
+        path: str,
+        endpoints: list[Endpoint],
+        *,
+        resendable: bool,
+        deadline: float | None = None,
+    ) -> tuple[Endpoint, httpx.Response]:
+        """Run ``send`` on each endpoint in turn until one answers; the one retry loop.
+
+        A failure to connect moves on to the next endpoint (the request never
+        left this process), and each round over them all is retried with
+        backoff while the deadline allows. A connection dropped after the
+        request went out is retried only when ``resendable`` (read-only
+        requests): a generation that may have run is never sent twice.
+        """
+        retries = self.options.connect_retries
+        failure: Exception | None = None
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            for endpoint in endpoints:
+                root = endpoint.root
+                try:
+                    return endpoint, await send(endpoint)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                    failure = error
+                    self.fleet.failed(endpoint, f"cannot connect: {str(error) or type(error)}")
+                except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+                    self.fleet.failed(endpoint, f"dropped the connection: {error}")
+                    if resendable and not last:
+                        failure = error
+                        continue
+                    when = "" if resendable else " before answering"
+                    raise StreamInterruptedError(
+                        f"{self.name}: the server at {root} dropped the connection{when} "
+                        f"({path}): {str(error) or type(error).__name__}"
+                    ) from error
+                except httpx.ReadTimeout as error:
+                    self.fleet.failed(endpoint, "no response in time")
+                    raise EngineUnavailableError(
+                        f"{self.name}: {root}{path} sent no response in "
+                        f"{self.options.read_timeout:g}s"
+                    ) from error
+                except httpx.TimeoutException as error:
+                    raise EngineUnavailableError(
+                        f"{self.name}: {root}{path} did not answer in time ({error!r})"
+                    ) from error
+                except httpx.TransportError as error:
+                    raise EngineUnavailableError(
+                        f"{self.name}: request to {root}{path} failed: {error!r}"
+                    ) from error
+            if last:
+                break
+            delay = 0.2 * 2**attempt
+            if deadline is not None and time.monotonic() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+        assert failure is not None
+        self._raise_unreachable(failure, endpoints)
+
+    def _raise_unreachable(self, error: Exception, endpoints: list[Endpoint]) -> NoReturn:
+        cause = str(error) or type(error).__name__
+        if len(endpoints) == 1:
+            raise EngineUnavailableError(
+                f"{self.name}: cannot reach the server at {endpoints[0].root} "
+                f"({cause}); is it running? (engine.endpoint)"
+            ) from error
+        roots = ", ".join(e.root for e in endpoints)
         raise EngineUnavailableError(
-            f"{self.name}: cannot reach the server at {self.root} "
-            f"({str(error) or type(error).__name__}); is it running? (engine.endpoint)"
+            f"{self.name}: cannot reach any of the servers at {roots} "
+            f"({cause}); are they running? (engine.endpoints)"
         ) from error
 
-    def _raise_for(self, status: int, text: str) -> NoReturn:
+    def _raise_for(self, status: int, text: str, root: str | None = None) -> NoReturn:
         """Map an HTTP error to the one EngineError the user can act on."""
         message = error_message(text)
-        where = f"{self.name} at {self.root}"
+        where = f"{self.name} at {root or self.root}"
         if status in (401, 403):
             key_source = "engine.apiKey" if self.options.api_key else f"${self.preset.api_key_env}"
             raise AuthenticationError(
                 f"{where} rejected the API key (HTTP {status}): check {key_source}. {message}"
             )
-        if _TOO_LONG.search(message) and status in (400, 413, 422, 500):
+        if says_too_long(message) and status in (400, 413, 422, 500):
             raise ContextTooLongError(f"{where}: prompt too long for the model: {message}")
         if status == 404:
             if "model" in message.lower():
@@ -675,71 +770,19 @@ class RemoteEngine:
             )
         if status in (502, 503, 504):
             raise EngineUnavailableError(f"{where} is unavailable (HTTP {status}): {message}")
+        if status >= 500:
+            raise ServerFailedError(f"{where} failed (HTTP {status}): {message}")
         raise EngineError(f"{where} failed (HTTP {status}): {message}")
 
-
-class _StreamContext:
-    """``client.stream(...)`` with connection-failure retries before any byte is sent."""
-
-    def __init__(self, engine: RemoteEngine, body: dict[str, Any]):
-        self.engine = engine
-        self.body = body
-        self.response: httpx.Response | None = None
-
-    async def __aenter__(self) -> httpx.Response:
-        engine = self.engine
-        client = engine.client
-        request = client.build_request("POST", engine.preset.completion_path, json=self.body)
-        retries = engine.options.connect_retries
-        for attempt in range(retries + 1):
-            try:
-                self.response = await client.send(request, stream=True)
-                return self.response
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                if attempt == retries:
-                    engine._raise_unreachable(error)
-                await asyncio.sleep(0.2 * 2**attempt)
-            except httpx.ReadTimeout as error:
-                raise EngineUnavailableError(
-                    f"{engine.name}: {engine.root} sent no response in "
-                    f"{engine.options.read_timeout:g}s"
-                ) from error
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
-                raise StreamInterruptedError(
-                    f"{engine.name}: the server at {engine.root} dropped the connection "
-                    f"before answering: {str(error) or type(error).__name__}"
-                ) from error
-        raise AssertionError("unreachable")
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self.response is not None:
-            # Closing an unfinished streamed response closes its socket: the
-            # server sees the disconnect and stops generating.
-            await self.response.aclose()
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise EngineError(f"server sent malformed JSON in its stream: {text[:120]!r}") from error
-    if not isinstance(value, dict):
-        raise EngineError(f"server sent unexpected JSON in its stream: {text[:120]!r}")
-    return value
+    def fleet_stats(self) -> dict[str, Any]:
+        """Per-endpoint counters for ``dscoder/stats``."""
+        return self.fleet.snapshot()
 
 
 def _int(value: object) -> int | None:
     if isinstance(value, int) and value > 0:
         return value
     return None
-
-
-def _finish(reason: object) -> str:
-    """Normalise servers' finish reasons to GenerationUsage's vocabulary."""
-    text = str(reason or "stop").lower()
-    if text in ("length", "limit", "max_tokens"):
-        return "length"
-    return "stop"
 
 
 def resolve_api_key(configured: str | None, env_name: str | None, preset: Preset) -> str | None:

@@ -1,6 +1,7 @@
 """Remote-server presets as data: one entry per server family users run.
 
-Sits beside engines/openai_compat.py, which does the HTTP work: a preset only
+Sits beside engines/openai_compat.py, which does the HTTP work, and
+engines/codecs.py, which spells each wire format: a preset only
 says which wire protocol a server speaks, where its endpoints live, and which
 optional features (native FIM, ``/tokenize``, ``stop_token_ids``, usage in
 the stream) it has. Adding a server is one entry in ``PRESETS``.
@@ -27,6 +28,8 @@ class Wire(StrEnum):
     """llama-server POST /infill, SSE ``data: {"content": ..., "stop": bool}``."""
     OLLAMA = "ollama"
     """Ollama POST /api/generate, NDJSON ``{"response": ..., "done": bool}``."""
+    DEEPSEEK = "deepseek"
+    """OpenAI-style completions where the server builds FIM from ``prompt`` + ``suffix``."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             name="deepseek-api",
-            wire=Wire.OPENAI,
+            wire=Wire.DEEPSEEK,
             completion_path="/beta/completions",
             models_path="/models",
             default_endpoint="https://api.deepseek.com/beta",

@@ -24,6 +24,15 @@ class EngineSettings:
     """Model name on a remote server; None to ask its /v1/models."""
     endpoint: str | None = None
     """Remote server URL, e.g. http://127.0.0.1:8000/v1; unset: the preset's default."""
+    endpoints: tuple[str, ...] | str = ()
+    """Replicas serving the same model; with ``endpoint`` set too, it comes first.
+    A document sticks to one replica (rendezvous hashing) and fails over."""
+    session_header: str = "x-session-id"
+    """HTTP header carrying each document's opaque session key (for session-aware
+    routers such as vLLM production-stack's); "" sends none."""
+    hedge_after_ms: float | None = None
+    """Also send a request to a second replica when the first has streamed nothing
+    after this many milliseconds (the slower one is cancelled); unset: never."""
     api_key: str | None = field(default=None, repr=False)
     """Bearer key for remote servers; never logged. Prefer ``api_key_env``."""
     api_key_env: str | None = None
@@ -73,13 +82,19 @@ def _remote(settings: EngineSettings, probe_tokens: frozenset[str]) -> Engine:
     from engines.openai_compat import RemoteEngine, RemoteOptions, resolve_api_key
 
     preset = PRESETS[settings.name]
-    endpoint = settings.endpoint or preset.default_endpoint
+    listed = settings.endpoints
+    listed = (listed,) if isinstance(listed, str) else tuple(listed)
+    endpoint = settings.endpoint or (listed[0] if listed else preset.default_endpoint)
     if not endpoint:
         raise EngineError(
             f"engine {settings.name!r} needs a server URL: set engine.endpoint (--endpoint URL)"
         )
+    hedge = settings.hedge_after_ms
     options = RemoteOptions(
         endpoint=endpoint,
+        endpoints=listed,
+        session_header=settings.session_header,
+        hedge_after=hedge / 1000 if hedge is not None and hedge > 0 else None,
         model_name=settings.model_name,
         api_key=resolve_api_key(settings.api_key, settings.api_key_env, preset),
         connect_timeout=settings.connect_timeout,

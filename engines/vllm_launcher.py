@@ -3,8 +3,11 @@
 Not part of the completion pipeline: a convenience that builds the vLLM
 command line (prefix caching on; the flags DeepSeek-Coder-V2-Lite needs),
 prints the dscoder-lsp configuration that points at it, then runs vLLM in
-the foreground until interrupted. vLLM itself is an optional dependency
-(``pip install 'dscoder-lsp[vllm]'``, or a separate venv via --python).
+the foreground until interrupted. ``--replicas N`` starts N servers on
+consecutive ports (each on its own share of the GPUs) and prints the
+``engine.endpoints`` list that spreads editors over them (engines/fleet.py).
+vLLM itself is an optional dependency (``pip install 'dscoder-lsp[vllm]'``,
+or a separate venv via --python).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -27,7 +31,9 @@ def is_v2(model: str) -> bool:
     return "coder-v2" in name or "coderv2" in name
 
 
-def build_command(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+def build_command(
+    args: argparse.Namespace, extra: Sequence[str], port: int | None = None
+) -> list[str]:
     """The vLLM command line for ``args`` (plus pass-through ``extra`` flags)."""
     command = [
         args.python,
@@ -38,9 +44,15 @@ def build_command(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
         "--host",
         args.host,
         "--port",
-        str(args.port),
+        str(args.port if port is None else port),
         "--enable-prefix-caching",
     ]
+    if args.tensor_parallel_size:
+        command += ["--tensor-parallel-size", str(args.tensor_parallel_size)]
+    if args.data_parallel_size:
+        command += ["--data-parallel-size", str(args.data_parallel_size)]
+    if args.speculative_config:
+        command += ["--speculative-config", args.speculative_config]
     if args.served_model_name:
         command += ["--served-model-name", args.served_model_name]
     if is_v2(args.model):
@@ -55,18 +67,34 @@ def build_command(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     return command + list(extra)
 
 
+def replica_ports(args: argparse.Namespace) -> list[int]:
+    return [args.port + i for i in range(max(1, args.replicas))]
+
+
+def replica_gpus(args: argparse.Namespace, index: int) -> str | None:
+    """CUDA_VISIBLE_DEVICES for replica ``index``: its own tp x dp GPUs, when replicated."""
+    if args.replicas <= 1 or os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
+        return None
+    per_replica = max(1, args.tensor_parallel_size or 1) * max(1, args.data_parallel_size or 1)
+    first = index * per_replica
+    return ",".join(str(gpu) for gpu in range(first, first + per_replica))
+
+
 def config_line(args: argparse.Namespace) -> str:
-    """How to point dscoder-lsp at the server, as CLI flags and as JSON options."""
+    """How to point dscoder-lsp at the server(s), as CLI flags and as JSON options."""
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    endpoint = f"http://{host}:{args.port}/v1"
+    endpoints = [f"http://{host}:{port}/v1" for port in replica_ports(args)]
+    endpoint = endpoints[0]
     name = args.served_model_name or args.model
-    options: dict[str, object] = {
-        "engine": {"name": "vllm", "endpoint": endpoint},
-        "model": {"name": name},
-    }
+    engine: dict[str, object] = {"name": "vllm", "endpoint": endpoint}
+    if len(endpoints) > 1:
+        engine = {"name": "vllm", "endpoints": endpoints}
+    options: dict[str, object] = {"engine": engine, "model": {"name": name}}
     if args.api_key_env:
         options["engine"] = {**options["engine"], "apiKeyEnv": args.api_key_env}  # type: ignore[dict-item]
     flags = f"dscoder-lsp --engine vllm --endpoint {endpoint} --model-name {name}"
+    if len(endpoints) > 1:
+        flags = f"engine.endpoints = {json.dumps(endpoints)}"
     return f"{flags}\ninitializationOptions: {json.dumps(options)}"
 
 
@@ -92,6 +120,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-model-len", type=int, help="context window to serve")
     p.add_argument("--api-key-env", metavar="VAR", help="require the API key held in this variable")
     p.add_argument(
+        "--tensor-parallel-size", type=int, metavar="N", help="GPUs one model copy spans"
+    )
+    p.add_argument(
+        "--data-parallel-size", type=int, metavar="N", help="model copies inside one vLLM server"
+    )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="start N servers on consecutive ports from --port, and print the "
+        "engine.endpoints that spread editors over them",
+    )
+    p.add_argument(
+        "--speculative-config", metavar="JSON", help="passed to vLLM (speculative decoding)"
+    )
+    p.add_argument(
         "--python",
         default=default_python(),
         help="interpreter with vLLM installed (default: $DSCODER_VLLM_PYTHON, the venv of "
@@ -103,11 +148,18 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser().parse_known_args(list(argv) if argv is not None else None)
-    command = build_command(args, extra)
-    shown = [
-        ("***" if i and command[i - 1] == "--api-key" else part) for i, part in enumerate(command)
-    ]
-    sys.stderr.write("vLLM: " + " ".join(shown) + "\n")
+    if args.replicas < 1:
+        sys.stderr.write("--replicas must be at least 1\n")
+        return 2
+    commands = [build_command(args, extra, port) for port in replica_ports(args)]
+    for index, command in enumerate(commands):
+        shown = [
+            ("***" if i and command[i - 1] == "--api-key" else part)
+            for i, part in enumerate(command)
+        ]
+        gpus = replica_gpus(args, index)
+        where = f"CUDA_VISIBLE_DEVICES={gpus} " if gpus is not None else ""
+        sys.stderr.write("vLLM: " + where + " ".join(shown) + "\n")
     sys.stdout.write(config_line(args) + "\n")
     sys.stdout.flush()
     if args.dry_run:
@@ -122,7 +174,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             "or run tools/install_vllm.sh (found via $DSCODER_VLLM_PYTHON or --python)\n"
         )
         return 2
+    if len(commands) == 1:
+        try:
+            return subprocess.call(commands[0])
+        except KeyboardInterrupt:
+            return 130
+    return run_replicas(args, commands)
+
+
+def run_replicas(args: argparse.Namespace, commands: list[list[str]]) -> int:
+    """Run every replica until one exits or the user interrupts; then stop them all."""
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        return subprocess.call(command)
+        for index, command in enumerate(commands):
+            env = dict(os.environ)
+            gpus = replica_gpus(args, index)
+            if gpus is not None:
+                env["CUDA_VISIBLE_DEVICES"] = gpus
+            processes.append(subprocess.Popen(command, env=env, start_new_session=True))
+        while True:
+            for process in processes:
+                try:
+                    code = process.wait(timeout=1.0)
+                except subprocess.TimeoutExpired:
+                    continue
+                sys.stderr.write(f"vLLM replica {process.pid} exited with {code}\n")
+                return code or 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

@@ -114,6 +114,15 @@ def _structure_bool(value: Any, _: type) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def _structure_urls(value: Any, _: type) -> tuple[str, ...]:
+    # engine.endpoints: one URL as engine.endpoint takes it, or a list of them.
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(url, str) for url in value):
+        return tuple(value)
+    raise ValueError(f"expected a URL or a list of URLs, got {value!r}")
+
+
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -127,6 +136,7 @@ def _make_converter() -> cattrs.Converter:
 
     converter.register_structure_hook_factory(dataclasses.is_dataclass, structure_hook)
     converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook_func(lambda t: t == tuple[str, ...] | str, _structure_urls)
     converter.register_unstructure_hook_factory(dataclasses.is_dataclass, unstructure_hook)
     return converter
 

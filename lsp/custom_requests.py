@@ -13,6 +13,7 @@ from typing import Any
 from lsprotocol import types
 
 from completion.document import Document
+from engines.fleet import ReportsEndpoints
 from lsp import __version__
 from lsp.requests import (
     InvalidRequest,
@@ -83,6 +84,7 @@ def register(server: DscoderServer) -> None:
                 "promptTokensTotal": result.usage.prompt_tokens_total,
                 "generatedTokens": result.usage.generated_tokens,
                 "finishReason": result.usage.finish_reason,
+                "endpoint": result.usage.endpoint or None,
             },
         }
 
@@ -100,4 +102,6 @@ def register(server: DscoderServer) -> None:
                 "version": __version__,
             }
         )
+        if isinstance(ls.service.engine, ReportsEndpoints):
+            snapshot.update(ls.service.engine.fleet_stats())
         return snapshot

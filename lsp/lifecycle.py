@@ -29,6 +29,8 @@ def register(server: DscoderServer) -> None:
         ls.service.options = ls.config.completion_options()
         ls.service.engine_settings = ls.config.engine_settings()
         ls.service.scheduler.options = ls.config.scheduler
+        folders = params.workspace_folders or []
+        ls.service.workspace_uri = params.root_uri or (folders[0].uri if folders else "")
         client = params.client_info.name if params.client_info else "unknown client"
         log.info("initialize from %s", client)
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from completion.crossfile.provider import CrossFileProvider
 from completion.document import Document
 from completion.pipeline import Completion, CompletionOptions, CompletionPipeline
 from completion.prompt import probe_token_strings
@@ -77,6 +78,8 @@ class CompletionService:
         self._retries = 0
         self._pipeline: CompletionPipeline | None = None
         self.retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
+        self.cross_file = CrossFileProvider()
+        """Other files' context: the LSP layer sets its root, documents and exclusion hook."""
         self.status = EngineStatus(EngineState.IDLE, engine_settings.name, self._model_label())
 
     def _model_label(self) -> str:
@@ -199,6 +202,7 @@ class CompletionService:
     ) -> Completion:
         engine = await self.ready_engine()
         pipeline = self.pipeline_for(engine)
+        await self.cross_file.prepare(document, self.options.context.cross_file)
         try:
             return await self.scheduler.complete(
                 pipeline, self.fingerprint(engine), document, offset, file_path, invoked
@@ -223,6 +227,7 @@ class CompletionService:
         if pipeline is not None and pipeline.engine is engine and pipeline.options is self.options:
             return pipeline
         fresh = CompletionPipeline(engine, self.options, self.stats)
+        fresh.cross_file = self.cross_file
         if pipeline is not None and pipeline.engine is engine:
             fresh.counter = pipeline.counter  # same tokenizer, new options
         self._pipeline = fresh
@@ -231,6 +236,7 @@ class CompletionService:
     async def close(self) -> None:
         await self.scheduler.close()
         await self._stop_engine()
+        self.cross_file.index.close()
 
 
 def _log_retry_failure(task: asyncio.Task[None]) -> None:

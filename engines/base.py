@@ -73,6 +73,11 @@ class GenerationRequest:
     middle_start: str = ""
     """The end of ``prefix`` (the text typed on the cursor's line) that
     ``prompt`` carries after the middle marker instead of before the hole."""
+    extra_files: tuple[tuple[str, str], ...] = ()
+    """Other files' snippets (path, text) for servers that take them apart
+    (llama-server /infill ``input_extra``). ``prefix`` and ``prompt`` carry them
+    already, in the first ``extra_chars`` characters of ``prefix``."""
+    extra_chars: int = 0
 
 
 @dataclass

@@ -397,9 +397,11 @@ class RemoteEngine:
         body: dict[str, Any]
         if preset.wire is Wire.LLAMA_INFILL:
             body = {
-                "input_prefix": request.prefix if native else "",
+                "input_prefix": (request.prefix or "")[request.extra_chars :] if native else "",
                 "input_suffix": request.suffix or "",
-                "input_extra": [],
+                "input_extra": [{"filename": f, "text": t} for f, t in request.extra_files]
+                if native
+                else [],
                 "prompt": "" if native else request.prompt,
                 "n_predict": request.max_tokens,
                 "n_indent": leading_indent(request.prefix or ""),

@@ -12,6 +12,7 @@ import logging
 from lsprotocol import types
 
 from completion.service import CompletionService
+from lsp import cross_file
 from lsp.config import settings_from_client
 from lsp.server import DscoderServer
 
@@ -29,6 +30,7 @@ def register(server: DscoderServer) -> None:
         ls.service.options = ls.config.completion_options()
         ls.service.engine_settings = ls.config.engine_settings()
         ls.service.scheduler.options = ls.config.scheduler
+        cross_file.set_root(ls, params)
         client = params.client_info.name if params.client_info else "unknown client"
         log.info("initialize from %s", client)
 
@@ -37,6 +39,7 @@ def register(server: DscoderServer) -> None:
         problems, ls.pending_problems = ls.pending_problems, []
         ls.report_config_problems(problems)
         ls.run_task(_load(ls.service), "engine-load")
+        cross_file.watch_files(ls)
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: DscoderServer, params: None) -> None:

@@ -49,6 +49,13 @@ class Definition:
     """Names of methods and fields listed under a class, trait or impl."""
     exported: bool = True
     """False for names private by convention (``_name``, Go lower case)."""
+    head: tuple[int, ...] = ()
+    """The lines without the members (comment, signature, docstring's first
+    line); empty when that is all of ``lines``."""
+
+    @property
+    def brief(self) -> tuple[int, ...]:
+        return self.head or self.lines
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ def summarise(path: str, grammar: str, text: str, tree: Tree) -> FileSummary:
     lines = tuple(text.split("\n"))
     reader = _Reader(grammar, lines)
     root = tree.root_node
-    for node in root.named_children:
+    for node in _flatten_errors(root.named_children, 100_000):
         reader.top_level(node)
     return FileSummary(
         path,
@@ -155,15 +162,18 @@ class _Reader:
         lines: set[int],
         members: frozenset[str] = frozenset(),
         exported: bool | None = None,
+        head: set[int] | None = None,
     ) -> None:
         if not name:
             return
         if exported is None:
             go = self.grammar == "go"
             exported = name[:1].isupper() if go else not name.startswith("_")
-        lines |= self._comment_above(node)
+        comment = self._comment_above(node)
+        lines |= comment
+        brief = tuple(sorted(head | comment)) if head is not None and head != lines else ()
         self.definitions.append(
-            Definition(name, node.start_point.row, tuple(sorted(lines)), members, exported)
+            Definition(name, node.start_point.row, tuple(sorted(lines)), members, exported, brief)
         )
 
     def _comment_above(self, node: Node) -> set[int]:
@@ -230,6 +240,7 @@ class _Reader:
         elif target.type == "class_definition":
             body = target.child_by_field_name("body")
             lines = self.signature(target, body)
+            head = set(lines)
             members: set[str] = set()
             if (
                 body is not None
@@ -253,7 +264,7 @@ class _Reader:
                     lines.update(range(row, max(row, min(last, row + 2)) + 1))
                     if len(members) >= 12:
                         break
-            self.add(_name(target), target, lines, frozenset(members))
+            self.add(_name(target), target, lines, frozenset(members), head=head)
         elif node.type in ("expression_statement", "assignment"):
             assignment = node
             if node.type == "expression_statement":
@@ -293,6 +304,7 @@ class _Reader:
             lines = self.signature(node, body)
             if outer is not None:
                 lines.add(outer.start_point.row)
+            head = set(lines)
             members: set[str] = set()
             if node.type.endswith("class_declaration") and body is not None:
                 for child in body.named_children[:64]:
@@ -309,7 +321,7 @@ class _Reader:
                     lines.add(child.start_point.row)
                     if len(members) >= 12:
                         break
-            self.add(_name(node), anchor, lines, frozenset(members))
+            self.add(_name(node), anchor, lines, frozenset(members), head=head)
         elif node.type in ("lexical_declaration", "variable_declaration"):
             for declarator in node.named_children:
                 if declarator.type != "variable_declarator":
@@ -379,6 +391,7 @@ class _Reader:
         if node.type in self._RUST_ITEMS:
             body = node.child_by_field_name("body")
             lines = self.signature(node, body)
+            head = set(lines)
             members: set[str] = set()
             if node.type in ("struct_item", "enum_item", "trait_item") and body is not None:
                 for child in body.named_children[:24]:
@@ -386,7 +399,7 @@ class _Reader:
                     if name:
                         members.add(name)
                         lines.add(child.start_point.row)
-            self.add(_name(node), node, lines, frozenset(members))
+            self.add(_name(node), node, lines, frozenset(members), head=head)
         elif node.type == "impl_item":
             body = node.child_by_field_name("body")
             type_name = _text(node.child_by_field_name("type"))
@@ -419,7 +432,7 @@ def extract_imports(grammar: str, root: Node, limit: int = 400) -> tuple[ImportR
     """The imports among a file's top-level statements (and one level into
     ``if``/``try`` blocks in Python)."""
     found: list[ImportRef] = []
-    nodes = list(root.named_children[:limit])
+    nodes = _flatten_errors(root.named_children[:limit], limit)
     if grammar == "python":
         for node in list(nodes):
             if node.type in ("if_statement", "try_statement"):
@@ -439,6 +452,18 @@ def extract_imports(grammar: str, root: Node, limit: int = 400) -> tuple[ImportR
         elif grammar == "rust":
             found.extend(_rust_imports(node))
     return tuple(found)
+
+
+def _flatten_errors(nodes: list[Node], limit: int, depth: int = 2) -> list[Node]:
+    """``nodes`` with ERROR nodes replaced by their children: a half-typed line
+    can turn a whole file into one ERROR node, whose children still parse."""
+    flat: list[Node] = []
+    for node in nodes:
+        if node.type == "ERROR" and depth > 0:
+            flat.extend(_flatten_errors(node.named_children[:limit], limit, depth - 1))
+        else:
+            flat.append(node)
+    return flat[:limit]
 
 
 def _python_imports(node: Node) -> list[ImportRef]:

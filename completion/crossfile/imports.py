@@ -104,22 +104,22 @@ class ImportsSource:
                         order += 1
         wanted.sort(key=lambda w: (w.rank, w.order))
         snippets = []
+        details = []
         seen: set[tuple[str, int]] = set()
         for choice in wanted:
-            key = (choice.summary.path, choice.definition.line)
+            summary, definition = choice.summary, choice.definition
+            key = (summary.path, definition.line)
             if key in seen:
                 continue
             seen.add(key)
-            lines = choice.definition.lines
-            snippets.append(
-                Snippet(
-                    relative(choice.summary.path),
-                    lines[0],
-                    lines[-1],
-                    choice.summary.text_of(lines),
-                    "imports",
-                )
-            )
+            path = relative(summary.path)
+            brief = definition.brief
+            snippets.append(Snippet(path, brief[0], brief[-1], summary.text_of(brief), "imports"))
+            rest = tuple(n for n in definition.lines if n > brief[-1])
+            if choice.rank == 0 and rest:
+                # Near the cursor: the members too, once every brief is in.
+                details.append(Snippet(path, rest[0], rest[-1], summary.text_of(rest), "imports"))
+        snippets += details
         return snippets
 
     def _definition(self, summary: FileSummary, name: str) -> tuple[FileSummary, Definition] | None:

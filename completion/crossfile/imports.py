@@ -5,7 +5,8 @@ resolver maps them to workspace files (``resolve``), and the index holds each
 file's definitions. Ranked, best first:
 0. names used within ``nearLines`` of the cursor,
 1. names imported by name,
-2. names used anywhere in the file (``mod.name``, ``pkg.Name``, ``mod::name``),
+2. names used elsewhere in the file (``mod.name``, ``pkg.Name``, ``mod::name``;
+   the provider passes the 300 lines either side of the cursor),
 3. the other public definitions of modules imported whole.
 A name a package only re-exports (``from .decoder import JSONDecoder`` in an
 ``__init__.py``) is followed one step to the file that defines it.
@@ -25,6 +26,20 @@ from completion.crossfile.snippet import Snippet
 __all__ = ["ImportsSource", "Wanted"]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_WHOLE = 48
+"""Most unused definitions offered from one module imported whole."""
+
+
+def _qualified(text: str, qualifiers: list[str]) -> dict[str, set[str]]:
+    """``q.name`` and ``q::name`` uses in ``text`` of the given qualifiers, in one pass."""
+    pairs: dict[str, set[str]] = {}
+    if not qualifiers:
+        return pairs
+    alternatives = "|".join(re.escape(q) for q in sorted(set(qualifiers), key=len, reverse=True))
+    pattern = re.compile(r"(?<![\w.])(" + alternatives + r")\s*(?:\.|::)\s*([A-Za-z_]\w*)")
+    for qualifier, name in pattern.findall(text):
+        pairs.setdefault(qualifier, set()).add(name)
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,8 @@ class ImportsSource:
         """Ranked snippets of the definitions ``resolved`` leads to (see module docstring)."""
         near_words = set(_WORD.findall(near))
         all_words: set[str] | None = None
+        qualifiers = [item.qualifier for item in resolved[:max_files] if item.qualifier]
+        near_pairs, all_pairs = _qualified(near, qualifiers), _qualified(text, qualifiers)
         wanted: list[Wanted] = []
         order = 0
         for item in resolved[:max_files]:
@@ -76,11 +93,11 @@ class ImportsSource:
             if summary is None:
                 continue
             names: dict[str, int] = {}
-            if item.qualifier:
-                pattern = re.compile(re.escape(item.qualifier) + r"\s*(?:\.|::)\s*([A-Za-z_]\w*)")
-                for name in pattern.findall(near):
+            qualifier = item.qualifier
+            if qualifier:
+                for name in sorted(near_pairs.get(qualifier, ())):
                     names.setdefault(name, 0)
-                for name in pattern.findall(text):
+                for name in sorted(all_pairs.get(qualifier, ())):
                     names.setdefault(name, 2)
             for name in item.names:
                 names.setdefault(name, 0 if name in near_words else 1)
@@ -98,10 +115,14 @@ class ImportsSource:
                     wanted.append(Wanted(rank, order, *found))
                     order += 1
             if item.whole:
+                offered = 0
                 for definition in summary.definitions:
                     if definition.exported and definition.name not in names:
                         wanted.append(Wanted(3, order, summary, definition))
                         order += 1
+                        offered += 1
+                        if offered >= _MAX_WHOLE:
+                            break
         wanted.sort(key=lambda w: (w.rank, w.order))
         snippets = []
         details = []

@@ -10,6 +10,7 @@ kept per document version, so each document is scanned once per change.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ class _Window:
     start: int
     end: int
     words: frozenset[str]
+    defines: frozenset[str] = frozenset()
+    """Names the window defines (``def x``, ``class X``, ``func X``, ``fn x``, ...)."""
+
+
+# A definition's keyword and name, in the common languages.
+_DEFINES = re.compile(
+    r"^[ \t]*(?:export\s+)?(?:default\s+)?(?:pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
+    r"(?:def|class|function|func|fn|interface|type|struct|enum|trait|const|let|var)\s+"
+    r"(?:\([^)]*\)\s*)?([A-Za-z_]\w*)",
+    re.MULTILINE,
+)
+_DEFINITION_BONUS = 0.1
+"""Added to a window's similarity per name used near the cursor that it defines (up to 3)."""
 
 
 class WindowCache:
@@ -58,18 +72,19 @@ class WindowCache:
         lines = document.text.split("\n")
         step = max(1, window_lines // 2)
         # Identifier sets per step-sized slice; a window is two neighbouring slices.
-        slices = [
-            identifiers("\n".join(lines[start : start + step]))
-            for start in range(0, len(lines), step)
-        ]
+        texts = ["\n".join(lines[start : start + step]) for start in range(0, len(lines), step)]
+        slices = [identifiers(text) for text in texts]
+        defined = [frozenset(_DEFINES.findall(text)) for text in texts]
         windows = []
         for n, words in enumerate(slices):
             start = n * step
             end = min(len(lines), start + window_lines) - 1
+            defines = defined[n]
             if n + 1 < len(slices):
                 words = words | slices[n + 1]
+                defines = defines | defined[n + 1]
             if words:
-                windows.append(_Window(start, end, words))
+                windows.append(_Window(start, end, words, defines))
             if end >= len(lines) - 1:
                 break
         self._entries[key] = (document.version, windows, lines)
@@ -107,6 +122,8 @@ def rank_windows(
         windows, lines_of[document.uri] = cache.windows(document, window_lines)
         for window in windows:
             score = jaccard(words, window.words)
+            if window.defines:
+                score += _DEFINITION_BONUS * min(3, len(window.defines & words))
             if score >= min_similarity:
                 same = document.language_id == language_id
                 scored.append((same, score, document.last_edit, document, window))

@@ -44,6 +44,9 @@ __all__ = ["CrossFileProvider", "path_of_uri"]
 
 TokenCounter = Callable[[str], int]
 _MAX_CANDIDATES = 200
+_USE_LINES = 300
+"""Names used this many lines around the cursor rank as used in the file: a
+bound on the text scanned per selection, whatever the file's size."""
 
 
 def path_of_uri(uri: str) -> str | None:
@@ -327,7 +330,7 @@ class CrossFileProvider:
             near = options.imports.near_lines
             candidates["imports"] = self.imports.candidates(
                 resolved,
-                document.text,
+                _lines(document, line - _USE_LINES, line + _USE_LINES),
                 _lines(document, line - near, line + near),
                 self.relative,
                 options.imports.max_files,
@@ -383,6 +386,16 @@ def allocate(
     spent = 0
     left: dict[str, list[Snippet]] = {}
 
+    costs: dict[int, int] = {}
+
+    def cost_of(snippet: Snippet) -> int:
+        cost = costs.get(id(snippet))
+        if cost is None:
+            cost = costs[id(snippet)] = count(
+                path_comment(snippet.path, snippet.language_id) + snippet.text
+            )
+        return cost
+
     def overlaps(snippet: Snippet) -> bool:
         return any(
             snippet.start_line <= end and start <= snippet.end_line
@@ -402,7 +415,7 @@ def allocate(
         for snippet in candidates[name][:_MAX_CANDIDATES]:
             if overlaps(snippet):
                 continue
-            cost = count(path_comment(snippet.path, snippet.language_id) + snippet.text)
+            cost = cost_of(snippet)
             if used + cost <= quota and spent + cost <= budget:
                 used += cost
                 take(snippet, cost)
@@ -411,11 +424,11 @@ def allocate(
         left[name] = rest
     for name in active:
         for snippet in left[name]:
-            if spent >= budget:
+            if budget - spent < 8:  # no snippet is that small
                 break
             if overlaps(snippet):
                 continue
-            cost = count(path_comment(snippet.path, snippet.language_id) + snippet.text)
+            cost = cost_of(snippet)
             if spent + cost <= budget:
                 take(snippet, cost)
     return tuple(taken)

@@ -9,6 +9,7 @@ snippets that way; templates with a file-separator token (StarCoder's
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ _HASH = frozenset({"python", "ruby", "bash", "yaml", "toml", "perl", "r", "elixi
 _DASH = frozenset({"lua", "sql", "haskell"})
 
 
+@functools.lru_cache(maxsize=4096)
 def path_comment(path: str, language_id: str = "") -> str:
     """``path`` as a line comment in its file's own syntax (``# a.py``, ``// b.ts``)."""
     grammar = grammar_for(None, path) or grammar_for(language_id, None) or ""

@@ -92,6 +92,11 @@ class WorkspaceIndex:
         entry = self._entries.get(path)
         return entry.summary if entry is not None else None
 
+    @property
+    def changes(self) -> int:
+        """Grows whenever any entry changes (a file parsed, or found unreadable)."""
+        return self._generation
+
     def generation(self, path: str) -> int:
         """Changes whenever the file's entry does (0: not indexed)."""
         entry = self._entries.get(path)

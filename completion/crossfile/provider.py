@@ -282,19 +282,18 @@ class CrossFileProvider:
             budget,
             options,
             count(" " * 300),  # the estimate's calibration
-            tuple(
-                (item.path, item.qualifier, self.index.generation(item.path)) for item in resolved
-            ),
+            tuple(resolved),
             tuple((d.uri, d.version) for d in others),
             self.recent.key(uri) if options.wants("recent") else (),
         )
         cached = self._selections.get(uri)
         self.viewed(document, offset)
-        if cached is not None and cached[0] == key:
+        # Any file (re)indexed since, imported or re-exported from, may change the choice.
+        if cached is not None and cached[0] == (key, self.index.changes):
             return cached[1]
         chosen = self._choose(document, line, options, budget, count, resolved, others)
         self.selections_made += 1
-        self._selections[uri] = (key, chosen)
+        self._selections[uri] = ((key, self.index.changes), chosen)
         return chosen
 
     def _other_documents(self, document: Document) -> tuple[OpenDocument, ...]:

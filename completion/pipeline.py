@@ -204,8 +204,9 @@ class CompletionPipeline:
         if provider is None or not cross.enabled or options.max_tokens <= 0:
             return ()
         try:
+            share = min(max(cross.share, 0.0), 0.9)  # config checks report a bad one
             return provider.select(
-                document, offset, cross, int(options.max_tokens * cross.share), self.counter
+                document, offset, cross, int(options.max_tokens * share), self.counter
             )
         except Exception:  # context is a bonus: never fail a completion over it
             log.exception("cross-file context failed for %s", document.uri)

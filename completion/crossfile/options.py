@@ -42,8 +42,6 @@ class ImportsOptions:
     """Names used this many lines around the cursor are ranked first."""
     max_files: int = 64
     """Most imported files looked at per request."""
-    max_members: int = 12
-    """Most method signatures listed under a class."""
     wait_ms: float = 5.0
     """Most time a request waits for imported files to be indexed; the rest
     are indexed in the background and serve later requests."""

@@ -31,14 +31,20 @@ _MAX_WHOLE = 48
 
 
 def _qualified(text: str, qualifiers: list[str]) -> dict[str, set[str]]:
-    """``q.name`` and ``q::name`` uses in ``text`` of the given qualifiers, in one pass."""
+    """``q.name`` and ``q::name`` uses in ``text`` of the given qualifiers.
+
+    One pattern per qualifier: each starts with a literal, which the regex
+    engine finds by a fast scan, where an alternation would be tried at every
+    character.
+    """
     pairs: dict[str, set[str]] = {}
-    if not qualifiers:
-        return pairs
-    alternatives = "|".join(re.escape(q) for q in sorted(set(qualifiers), key=len, reverse=True))
-    pattern = re.compile(r"(?<![\w.])(" + alternatives + r")\s*(?:\.|::)\s*([A-Za-z_]\w*)")
-    for qualifier, name in pattern.findall(text):
-        pairs.setdefault(qualifier, set()).add(name)
+    for qualifier in set(qualifiers):
+        pattern = re.compile(re.escape(qualifier) + r"\s*(?:\.|::)\s*([A-Za-z_]\w*)")
+        for match in pattern.finditer(text):
+            before = text[match.start() - 1 : match.start()]
+            if before and (before.isalnum() or before in "_."):
+                continue  # part of a longer name: ``xparser.f``, ``a.parser.f``
+            pairs.setdefault(qualifier, set()).add(match.group(1))
     return pairs
 
 

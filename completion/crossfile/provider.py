@@ -405,7 +405,17 @@ def allocate(
         nonlocal spent
         spent += cost
         spans.setdefault(snippet.path, []).append((snippet.start_line, snippet.end_line))
-        taken.append(dataclasses.replace(snippet, tokens=cost))
+        taken.append(
+            Snippet(
+                snippet.path,
+                snippet.start_line,
+                snippet.end_line,
+                snippet.text,
+                snippet.source,
+                snippet.language_id,
+                cost,
+            )
+        )
 
     for name in active:
         quota = int(budget * shares[name] / total_share)

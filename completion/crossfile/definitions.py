@@ -78,9 +78,9 @@ class FileSummary:
 
     path: str
     grammar: str
-    lines: tuple[str, ...]
-    """The file's lines without line breaks (only lines that definitions use
-    are needed, but slicing a tuple is cheap and keeps rendering simple)."""
+    lines: dict[int, str]
+    """The lines the definitions show, by number, without line breaks (only
+    those: a summary crosses from the worker process, and stays in memory)."""
     definitions: tuple[Definition, ...]
     imports: tuple[ImportRef, ...] = ()
     package: str | None = None
@@ -95,8 +95,7 @@ class FileSummary:
         """The given lines, in order, each ending with a line break."""
         out = []
         for n in lines:
-            line = self.lines[n] if n < len(self.lines) else ""
-            out.append(line[:_LONG_LINE] + "\n")
+            out.append(self.lines.get(n, "")[:_LONG_LINE] + "\n")
         return "".join(out)
 
 
@@ -115,9 +114,22 @@ def parse_summary(path: str, grammar: str, text: str) -> FileSummary:
     """Parse ``text`` with this thread's parser and summarise it."""
     ts_parser = _parser(grammar) if grammar in SUPPORTED else None
     if ts_parser is None:
-        return FileSummary(path, grammar, tuple(text.splitlines()), ())
-    tree = ts_parser.parse(text.encode("utf-8"))
+        return FileSummary(path, grammar, {}, ())
+    source = text.encode("utf-8")
+
+    # Through callbacks, so a worker thread hands the GIL over as it parses.
+    def read(byte: int, _point: object) -> bytes:
+        return source[byte : byte + _CHUNK]
+
+    tree = ts_parser.parse(read, progress_callback=_keep_going)
     return summarise(path, grammar, text, tree)
+
+
+_CHUNK = 4096
+
+
+def _keep_going(_offset: int, _has_error: bool) -> bool:
+    return False
 
 
 def summarise(path: str, grammar: str, text: str, tree: Tree) -> FileSummary:
@@ -126,10 +138,11 @@ def summarise(path: str, grammar: str, text: str, tree: Tree) -> FileSummary:
     root = tree.root_node
     for node in _flatten_errors(root.named_children, 100_000):
         reader.top_level(node)
+    shown = {n for definition in reader.definitions for n in definition.lines}
     return FileSummary(
         path,
         grammar,
-        lines,
+        {n: lines[n] for n in sorted(shown) if n < len(lines)},
         tuple(reader.definitions),
         extract_imports(grammar, root),
         reader.package,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import multiprocessing
 import os
 import time
 from collections import OrderedDict
@@ -61,13 +62,22 @@ class WorkspaceIndex:
         is_excluded: PathFilter = NOTHING_EXCLUDED,
         max_file_bytes: int = 1_000_000,
         size: int = 4096,
+        processes: bool = True,
     ) -> None:
+        self.processes = processes
+        """Parse in a worker process (the default), else a worker thread.
+
+        py-tree-sitter holds the GIL while it parses: a thread would stall
+        the event loop for a whole parse (hundreds of ms for a big file on a
+        busy machine). A process never does; the thread fallback (no process
+        could be started) parses through callbacks, which hand the GIL over
+        every switch interval (5 ms)."""
         self.is_excluded = is_excluded
         self.max_file_bytes = max_file_bytes
         self.size = size
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._pending: dict[str, asyncio.Future[None]] = {}
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: concurrent.futures.Executor | None = None
         self._generation = 0
         self.parses = 0
         """Files parsed so far (for tests and the benchmark)."""
@@ -149,12 +159,11 @@ class WorkspaceIndex:
         except RuntimeError:
             self._store(path, *_read_and_parse(path, text, self.is_excluded, self.max_file_bytes))
             return None
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="dscoder-index"
-            )
+        if self.excluded(path):  # asked here: the hook need not travel to the worker
+            self._store(path, None, None)
+            return None
         job = loop.run_in_executor(
-            self._executor, _read_and_parse, path, text, self.is_excluded, self.max_file_bytes
+            self._worker(), _read_and_parse, path, text, NOTHING_EXCLUDED, self.max_file_bytes
         )
         done: asyncio.Future[None] = loop.create_future()
         self._pending[path] = done
@@ -168,7 +177,11 @@ class WorkspaceIndex:
                 done.cancel()
                 return
             error = finished.exception()
-            if error is not None:
+            if isinstance(error, concurrent.futures.BrokenExecutor):
+                log.warning("the index worker died (%s); parsing on a thread from now on", error)
+                self.processes, self._executor = False, None
+                self._store(path, None, (-1, -1))  # stale: parsed again when next asked
+            elif error is not None:
                 log.warning("could not index %s: %s", path, error)
                 self._store(path, None, None)
             else:
@@ -178,6 +191,28 @@ class WorkspaceIndex:
 
         job.add_done_callback(landed)
         return done
+
+    def excluded(self, path: str) -> bool:
+        try:
+            return bool(self.is_excluded(path))
+        except Exception:
+            log.exception("content exclusion failed for %s; leaving the file out", path)
+            return True
+
+    def _worker(self) -> concurrent.futures.Executor:
+        if self._executor is None and self.processes:
+            try:
+                self._executor = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                )
+            except (OSError, ValueError, NotImplementedError) as error:
+                log.warning("no index worker process (%s); parsing on a thread", error)
+                self.processes = False
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="dscoder-index"
+            )
+        return self._executor
 
     def _store(self, path: str, summary: FileSummary | None, stamp: tuple[int, int] | None) -> None:
         self._generation += 1

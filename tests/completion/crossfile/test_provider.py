@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from pathlib import Path
 
@@ -123,9 +124,23 @@ def test_each_source_fills_its_share_then_lends_the_rest() -> None:
     assert by_source.count("imports") >= 3  # its share and what the others left
 
 
-async def test_the_index_parses_on_its_own_thread(tmp_path: Path) -> None:
+async def test_the_index_parses_in_a_worker_process(tmp_path: Path) -> None:
     write(tmp_path, {"a.py": "def f():\n    pass\n"})
     index = WorkspaceIndex()
+    try:
+        path = str(tmp_path / "a.py")
+        assert index.get(path) is None  # queued, never parsed on the loop
+        await index.wait([path], 60.0)
+        summary = index.get(path)
+        assert summary is not None and summary.by_name["f"].line == 0
+        assert isinstance(index._executor, concurrent.futures.ProcessPoolExecutor)
+    finally:
+        index.close()
+
+
+async def test_the_thread_fallback_parses_on_its_own_thread(tmp_path: Path) -> None:
+    write(tmp_path, {"a.py": "def f():\n    pass\n"})
+    index = WorkspaceIndex(processes=False)
     threads: list[str] = []
     import completion.crossfile.index as module
 

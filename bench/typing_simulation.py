@@ -91,7 +91,7 @@ async def replay_file(
     head = "".join(lines[:start_line])
     to_type = "".join(lines[start_line:])[:max_keys]
     tail = "".join(lines[start_line:])[max_keys:]
-    uri = f"file:///bench/{path.name}"
+    uri = path.as_uri()  # the real file, so cross-file context finds its imports
     text = head + tail
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
@@ -183,6 +183,7 @@ async def run_mode(
         types.InitializeParams(
             capabilities=types.ClientCapabilities(),
             initialization_options=NAIVE if naive else {},
+            root_uri=ROOT.as_uri(),
         )
     )
     client.initialized(types.InitializedParams())

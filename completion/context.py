@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from completion.crossfile.options import CrossFileOptions
 from completion.decisions import DecisionOptions, Multiline, decide
 from completion.document import Document
 from completion.syntax import ancestors, point_of
@@ -27,6 +28,8 @@ from engines.base import estimate_tokens
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Point, Tree
+
+    from completion.crossfile.snippet import Snippet
 
 __all__ = [
     "Context",
@@ -86,6 +89,8 @@ class ContextOptions:
     last parse, shifted by the edits since."""
     decisions: DecisionOptions = field(default_factory=DecisionOptions)
     """Rules for skipping a completion and for one line versus a block."""
+    cross_file: CrossFileOptions = field(default_factory=CrossFileOptions)
+    """Snippets of other workspace files at the prompt's head (completion/crossfile/)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,10 @@ class Context:
     """Document offset where ``suffix`` ends."""
     rule: str = ""
     """Which decision rule chose single- or multi-line (or skipping)."""
+    snippets: tuple[Snippet, ...] = ()
+    """Other files' snippets in ``header``, in the repository format."""
+    cross_file_chars: int = 0
+    """Length of the start of ``header`` the snippets take (before the file's own path)."""
 
 
 def wants_multiline(line_prefix: str, line_suffix: str, mode: Multiline) -> bool:

@@ -17,7 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from completion.context import Context, ContextOptions, build_context
+from completion.context import Context, ContextOptions, build_context, file_header
+from completion.crossfile.options import SOURCES
+from completion.crossfile.provider import CrossFileProvider
+from completion.crossfile.snippet import Snippet, path_comment, render_block, source_order
 from completion.document import Document
 from completion.postprocess import StreamCutter, postprocess
 from completion.prompt import (
@@ -98,6 +101,8 @@ class Completion:
     """Served from the cache or an adopted generation, with no new model call."""
     usage: GenerationUsage = field(default_factory=GenerationUsage)
     timing: Timing = field(default_factory=Timing)
+    snippets: tuple[Snippet, ...] = ()
+    """Other files' snippets that went into the prompt (cross-file context)."""
 
 
 def resolve_template(name: str, info: ModelInfo | None) -> FimTemplate:
@@ -126,6 +131,8 @@ class CompletionPipeline:
         """Salts each document's session key (remote engines keep a key on one replica)."""
         self._budget_key: tuple[int, str, int] | None = None
         self._budget_options = options.context
+        self.cross_file: CrossFileProvider | None = None
+        """Where cross-file snippets come from (the service's provider); None: none."""
 
     @property
     def template(self) -> FimTemplate:
@@ -154,17 +161,77 @@ class CompletionPipeline:
     def make_context(
         self, document: Document, offset: int, file_path: str | None = None
     ) -> Context:
-        return build_context(
-            document, offset, self.context_options(), self.counter, file_path=file_path
+        return self.build_context(document, offset, self.context_options(), file_path)
+
+    def build_context(
+        self, document: Document, offset: int, options: ContextOptions, file_path: str | None
+    ) -> Context:
+        """The context, with other files' snippets at its head when there are any.
+
+        The snippets take up to ``crossFile.share`` of the budget; the current
+        file gets the rest. Repository format: the snippets under their path
+        comments, dependencies first, then the current file under its own.
+        """
+        snippets = self._cross_file_snippets(document, offset, options)
+        if not snippets:
+            return build_context(document, offset, options, self.counter, file_path=file_path)
+        block = render_block(source_order(snippets, SOURCES), self._file_marker())
+        path = file_path or document.uri.rsplit("/", 1)[-1]
+        marker = self._file_marker()
+        own = (
+            marker.replace("{path}", path)
+            if marker
+            else file_header(path, document.grammar, document.language_id)
+            or path_comment(path, document.language_id)
+        )
+        head = block + "\n" + own
+        rest = dataclasses.replace(
+            options,
+            max_tokens=max(0, options.max_tokens - self.counter(head)),
+            file_path_header=False,
+        )
+        context = build_context(document, offset, rest, self.counter, file_path=file_path)
+        return dataclasses.replace(
+            context, header=head, snippets=snippets, cross_file_chars=len(block) + 1
         )
 
+    def _file_marker(self) -> str | None:
+        """The template's file-separator token form (``<file_sep>{path}\\n``), if it has one."""
+        marker = self.template.file_header
+        return marker if marker is not None and marker.startswith("<") else None
+
+    def _cross_file_snippets(
+        self, document: Document, offset: int, options: ContextOptions
+    ) -> tuple[Snippet, ...]:
+        provider, cross = self.cross_file, options.cross_file
+        if provider is None or not cross.enabled or options.max_tokens <= 0:
+            return ()
+        try:
+            share = min(max(cross.share, 0.0), 0.9)  # config checks report a bad one
+            return provider.select(
+                document, offset, cross, int(options.max_tokens * share), self.counter
+            )
+        except Exception:  # context is a bonus: never fail a completion over it
+            log.exception("cross-file context failed for %s", document.uri)
+            return ()
+
     def make_prompt(self, context: Context) -> Prompt:
-        return build_prompt(
+        prompt = build_prompt(
             self.template,
             context.header + context.prefix,
             context.suffix,
             self.options.stop,
             line_in_middle=self.options.context.line_in_middle,
+        )
+        if not context.snippets:
+            return prompt
+        files: dict[str, list[str]] = {}
+        for snippet in source_order(context.snippets, SOURCES):
+            files.setdefault(snippet.path, []).append(snippet.text)
+        return dataclasses.replace(
+            prompt,
+            files=tuple((path, "\n".join(texts)) for path, texts in files.items()),
+            files_chars=context.cross_file_chars,
         )
 
     async def fit_prompt(
@@ -213,7 +280,7 @@ class CompletionPipeline:
             log.debug(
                 "prompt of %d tokens over %d: context budget %d", exact, limit, options.max_tokens
             )
-            context = build_context(document, offset, options, self.counter, file_path)
+            context = self.build_context(document, offset, options, file_path)
             prompt = self.make_prompt(context)
         return context, prompt
 
@@ -267,13 +334,13 @@ class CompletionPipeline:
                 # The engine's real window is smaller than it reported: cut a quarter.
                 options = self.context_options()
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
-                context = build_context(document, offset, smaller, self.counter, file_path)
+                context = self.build_context(document, offset, smaller, file_path)
                 prompt = self.make_prompt(context)
             raw, usage = await self.generate(
                 prompt, context, timing, progress, session_key(self.workspace_uri, document.uri)
             )
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
-        result.raw, result.usage = raw, usage
+        result.raw, result.usage, result.snippets = raw, usage, context.snippets
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
         result.text = postprocess(raw, context, prompt.stop)
@@ -303,6 +370,8 @@ class CompletionPipeline:
             suffix=prompt.suffix,
             middle_start=prompt.middle_start,
             session_key=session,
+            extra_files=prompt.files,
+            extra_chars=prompt.files_chars,
         )
         usage = GenerationUsage()
         cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)

@@ -181,6 +181,11 @@ class Prompt:
     suffix: str
     middle_start: str = ""
     """The end of ``prefix`` that ``text`` puts after the middle marker instead."""
+    files: tuple[tuple[str, str], ...] = ()
+    """Other files' snippets as (path, text), for servers that take them apart
+    (llama-server's /infill ``input_extra``); ``prefix`` holds them already,
+    in its first ``files_chars`` characters."""
+    files_chars: int = 0
 
 
 def typed_on_line(prefix: str) -> str:

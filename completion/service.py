@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from completion.crossfile.provider import CrossFileProvider
 from completion.document import Document
 from completion.pipeline import Completion, CompletionOptions, CompletionPipeline
 from completion.prompt import probe_token_strings
@@ -79,6 +80,8 @@ class CompletionService:
         self.retry_delays: tuple[float, ...] = RETRY_DELAYS_SECONDS
         self.workspace_uri = ""
         """The editor's workspace root, salting each document's session key."""
+        self.cross_file = CrossFileProvider()
+        """Other files' context: the LSP layer sets its root, documents and exclusion hook."""
         self.status = EngineStatus(EngineState.IDLE, engine_settings.name, self._model_label())
 
     def _model_label(self) -> str:
@@ -201,6 +204,7 @@ class CompletionService:
     ) -> Completion:
         engine = await self.ready_engine()
         pipeline = self.pipeline_for(engine)
+        await self.cross_file.prepare(document, self.options.context.cross_file)
         try:
             return await self.scheduler.complete(
                 pipeline, self.fingerprint(engine), document, offset, file_path, invoked
@@ -227,6 +231,7 @@ class CompletionService:
             return pipeline
         fresh = CompletionPipeline(engine, self.options, self.stats)
         fresh.workspace_uri = self.workspace_uri
+        fresh.cross_file = self.cross_file
         if pipeline is not None and pipeline.engine is engine:
             fresh.counter = pipeline.counter  # same tokenizer, new options
         self._pipeline = fresh
@@ -235,6 +240,7 @@ class CompletionService:
     async def close(self) -> None:
         await self.scheduler.close()
         await self._stop_engine()
+        self.cross_file.index.close()
 
 
 def _log_retry_failure(task: asyncio.Task[None]) -> None:

@@ -76,6 +76,11 @@ class GenerationRequest:
     session_key: str | None = None
     """Opaque, stable key of the document this request is for (engines/fleet.py's
     ``session_key``): remote engines keep one key on one replica."""
+    extra_files: tuple[tuple[str, str], ...] = ()
+    """Other files' snippets (path, text) for servers that take them apart
+    (llama-server /infill ``input_extra``). ``prefix`` and ``prompt`` carry them
+    already, in the first ``extra_chars`` characters of ``prefix``."""
+    extra_chars: int = 0
 
 
 @dataclass

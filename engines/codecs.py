@@ -170,9 +170,12 @@ class LlamaInfill(Codec):
         native = self.native(request)
         stop, _ = self.stops(request, special_ids)
         return {
-            "input_prefix": request.prefix if native else "",
+            # Other files' snippets go apart, in input_extra; the prefix drops them.
+            "input_prefix": (request.prefix or "")[request.extra_chars :] if native else "",
             "input_suffix": request.suffix or "",
-            "input_extra": [],
+            "input_extra": [{"filename": f, "text": t} for f, t in request.extra_files]
+            if native
+            else [],
             "prompt": "" if native else request.prompt,
             "n_predict": request.max_tokens,
             "n_indent": leading_indent(request.prefix or ""),

@@ -239,6 +239,20 @@ def load_document(args: argparse.Namespace) -> tuple[Document, int, str | None]:
     return document, document.line_start(line - 1) + column - 1, path
 
 
+CROSS_FILE_WAIT_SECONDS = 2.0
+"""How long one-shot ``complete`` waits for the files its file imports to be indexed."""
+_ROOT_MARKERS = (".git", "pyproject.toml", "package.json", "go.mod", "Cargo.toml", "setup.py")
+
+
+def workspace_root(path: Path) -> Path:
+    """The nearest folder above ``path`` with a project marker (.git, pyproject.toml, ...)."""
+    start = path.parent
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
+            return folder
+    return start
+
+
 async def _complete(
     args: argparse.Namespace, document: Document, offset: int, path: str | None
 ) -> int:
@@ -254,9 +268,18 @@ async def _complete(
     for problem in [*problems, *more]:
         print(f"dscoder-lsp: config: {problem}", file=sys.stderr)  # noqa: T201
     service = CompletionService(config.completion_options(), config.engine_settings())
+    file_path = Path(path).name if path else None
+    if path:
+        from completion.crossfile.provider import wait_until_indexed
+
+        absolute = str(Path.cwd() / path) if not path.startswith("/") else path
+        service.cross_file.root = str(workspace_root(Path(absolute)))
+        service.cross_file.max_document_bytes = config.max_document_bytes
+        file_path = service.cross_file.relative(absolute)
+        await wait_until_indexed(service.cross_file, document, CROSS_FILE_WAIT_SECONDS)
     started = time.perf_counter()
     try:
-        result = await service.complete(document, offset, Path(path).name if path else None)
+        result = await service.complete(document, offset, file_path)
     except EngineError as error:
         raise CompleteError(str(error)) from None
     finally:
@@ -270,6 +293,7 @@ async def _complete(
             "model": result.model,
             "template": result.template,
             "raw": result.raw,
+            "snippets": [snippet.as_json() for snippet in result.snippets],
             "timing": {
                 **result.timing.as_json(),
                 "wallMs": round((time.perf_counter() - started) * 1000, 3),

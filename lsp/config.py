@@ -28,6 +28,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from completion.context import ContextOptions
+from completion.crossfile.options import check_cross_file
 from completion.pipeline import CompletionOptions
 from completion.scheduler import SchedulerOptions
 from engines.registry import EngineSettings
@@ -234,6 +235,7 @@ def check_values(config: Config) -> list[str]:
         problems.append("out of range: engine.nCtx must be at least 64")
     if config.context.max_tokens < 16:
         problems.append("out of range: context.maxTokens must be at least 16")
+    problems.extend(check_cross_file(config.context.cross_file))
     return problems
 
 
@@ -251,8 +253,16 @@ def _without_out_of_range(config: Config) -> Config:
         engine=config.engine
         if config.engine.n_ctx >= 64
         else dataclasses.replace(config.engine, n_ctx=defaults.engine.n_ctx),
-        context=config.context if config.context.max_tokens >= 16 else defaults.context,
+        context=_context_in_range(config.context, defaults.context),
     )
+
+
+def _context_in_range(context: ContextOptions, defaults: ContextOptions) -> ContextOptions:
+    if context.max_tokens < 16:
+        return defaults
+    if any(p.startswith("out of range") for p in check_cross_file(context.cross_file)):
+        return dataclasses.replace(context, cross_file=defaults.cross_file)
+    return context
 
 
 def unstructure(config: Config) -> dict[str, Any]:

@@ -78,6 +78,7 @@ def register(server: DscoderServer) -> None:
             "engine": ls.service.engine_settings.name,
             "raw": result.raw,
             "cached": result.cached,
+            "snippets": [snippet.as_json() for snippet in result.snippets],
             "timing": result.timing.as_json(),
             "usage": {
                 "promptTokens": result.usage.prompt_tokens,

@@ -30,9 +30,11 @@ def register(server: DscoderServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: DscoderServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
-        ls.documents[item.uri] = Document(
+        document = Document(
             uri=item.uri, text=item.text, language_id=item.language_id, version=item.version
         )
+        ls.documents[item.uri] = document
+        ls.service.cross_file.opened(document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DscoderServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -52,6 +54,7 @@ def register(server: DscoderServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DscoderServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.pop(params.text_document.uri, None)
+        ls.service.cross_file.closed(params.text_document.uri)
 
 
 def apply_partial_change(

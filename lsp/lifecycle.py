@@ -12,6 +12,7 @@ import logging
 from lsprotocol import types
 
 from completion.service import CompletionService
+from lsp import cross_file
 from lsp.config import settings_from_client
 from lsp.server import DscoderServer
 
@@ -31,6 +32,7 @@ def register(server: DscoderServer) -> None:
         ls.service.scheduler.options = ls.config.scheduler
         folders = params.workspace_folders or []
         ls.service.workspace_uri = params.root_uri or (folders[0].uri if folders else "")
+        cross_file.set_root(ls, params)
         client = params.client_info.name if params.client_info else "unknown client"
         log.info("initialize from %s", client)
 
@@ -39,6 +41,7 @@ def register(server: DscoderServer) -> None:
         problems, ls.pending_problems = ls.pending_problems, []
         ls.report_config_problems(problems)
         ls.run_task(_load(ls.service), "engine-load")
+        cross_file.watch_files(ls)
 
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: DscoderServer, params: None) -> None:

@@ -79,6 +79,8 @@ class DscoderServer(LanguageServer):
             on_status=self._on_engine_status,
             scheduler_options=self.config.scheduler,
         )
+        self.service.cross_file.documents = self.documents
+        self.service.cross_file.max_document_bytes = self.config.max_document_bytes
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._reported_failure: str | None = None
@@ -214,6 +216,7 @@ class DscoderServer(LanguageServer):
         """Rebuild the config from all sources and hand it to the service."""
         self.config, problems = self.sources.build()
         self.report_config_problems(problems)
+        self.service.cross_file.max_document_bytes = self.config.max_document_bytes
         await self.service.reconfigure(
             self.config.completion_options(),
             self.config.engine_settings(),
@@ -232,6 +235,7 @@ def create_server(
     from lsp import (
         completion_fallback,
         configuration,
+        cross_file,
         custom_requests,
         documents,
         inline_completion,
@@ -246,6 +250,7 @@ def create_server(
         completion_fallback,
         custom_requests,
         configuration,
+        cross_file,
     ):
         feature.register(server)
     return server

@@ -47,7 +47,10 @@ async def start_server(client_name: str) -> AsyncIterator[StartServer]:
     started: list[LanguageClient] = []
 
     async def start(
-        *flags: str, options: dict[str, Any] | None = None, env: dict[str, str] | None = None
+        *flags: str,
+        options: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        root: Path | None = None,
     ) -> LanguageClient:
         config = ClientServerConfig(server_command=server_command(*flags), server_env=env)
         client = await config.start()
@@ -57,7 +60,7 @@ async def start_server(client_name: str) -> AsyncIterator[StartServer]:
                 capabilities=capabilities_for(client_name),
                 initialization_options=options,
                 client_info=types.ClientInfo(name=client_name),
-                root_uri=Path.cwd().as_uri(),
+                root_uri=(root or Path.cwd()).as_uri(),
             )
         )
         client.initialize_result = result  # type: ignore[attr-defined]

@@ -140,7 +140,7 @@ def run_server(args: argparse.Namespace) -> int:
         log.info("serving LSP on %s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
     else:
-        server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
+        return server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
     return 0
 
 

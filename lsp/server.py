@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
-from pygls.io_ import StdoutWriter, run_async
+from pygls.io_ import StdinAsyncReader
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
@@ -28,12 +28,22 @@ from completion.service import CompletionService, EngineState, EngineStatus
 from completion.stats import Stats
 from lsp import __version__
 from lsp.config import Config, ConfigSources
+from lsp.framing import INVALID_REQUEST, ClosingWriter, read_messages, reply_error
+
+SERVER_NOT_INITIALIZED = -32002
 
 log = logging.getLogger(__name__)
 
 
 class DscoderProtocol(LanguageServerProtocol):
-    """Answers malformed requests with an error instead of dropping them."""
+    """Answers malformed requests with an error instead of dropping them.
+
+    It also keeps the lifecycle the LSP spec asks for: a request before
+    ``initialize`` gets -32002 (and notifications are dropped), a request
+    after ``shutdown`` gets -32600, and only ``exit`` passes either gate.
+    """
+
+    initialize_received = False
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         if isinstance(data, dict) and "method" in data and "params" not in data:
@@ -53,8 +63,24 @@ class DscoderProtocol(LanguageServerProtocol):
             raise
 
     def handle_message(self, message: Any) -> None:
-        if message is not None:
-            super().handle_message(message)
+        if message is None:
+            return
+        method = getattr(message, "method", None)
+        if method is not None and method != types.EXIT:
+            is_request = hasattr(message, "id")
+            if method == types.INITIALIZE and not self._shutdown:
+                self.initialize_received = True
+            elif not self.initialize_received:
+                log.warning("%s before initialize: refused", method)
+                if is_request:
+                    reply_error(self, SERVER_NOT_INITIALIZED, "server not initialized", message.id)
+                return
+            elif self._shutdown:
+                log.warning("%s after shutdown: refused", method)
+                if is_request:
+                    reply_error(self, INVALID_REQUEST, "server is shutting down", message.id)
+                return
+        super().handle_message(message)
 
 
 class DscoderServer(LanguageServer):
@@ -99,30 +125,33 @@ class DscoderServer(LanguageServer):
 
     # ----- transport ------------------------------------------------------
 
-    def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
-        """Serve over stdio, reading stdin on the event loop when it is a pipe.
+    def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
+        """Serve over stdio until ``exit`` or EOF; returns the exit code.
 
         pygls reads stdin with a blocking call per header line and per body on
         its thread pool: three thread hand-offs per message. Reading the pipe
         on the event loop saves them (and keeps that pool free). Anything
-        else (a regular file, a terminal) goes through pygls's own reader.
+        else (a regular file, a terminal) is read on pygls's thread pool.
+        Both go through ``lsp.framing``, which resyncs after a bad frame.
         """
-        if not _own_pipe(stdin, stdout):
-            self.start_io(stdin, stdout)
-            return
         self._stop_event = threading.Event()
-        self.protocol.set_writer(StdoutWriter(stdout))
+        self.protocol.set_writer(ClosingWriter(stdout, on_closed=self._stop_event.set))
         try:
-            asyncio.run(self._run_on_pipe(stdin))
-        except _PipeSetupError as error:
-            log.info("reading stdin through pygls (%s)", error)
-            self.start_io(stdin, stdout)
-        except BrokenPipeError:
-            log.error("the client closed the connection; shutting down")
-        except (KeyboardInterrupt, SystemExit):
+            if _own_pipe(stdin, stdout):
+                try:
+                    asyncio.run(self._run_on_pipe(stdin))
+                    return 0
+                except _PipeSetupError as error:
+                    log.info("reading stdin on the thread pool (%s)", error)
+            reader = StdinAsyncReader(stdin, self.thread_pool)
+            asyncio.run(read_messages(reader, self.protocol, self._stop_event))
+        except SystemExit as exit_request:  # the exit notification: 1 without shutdown
+            return exit_request.code if isinstance(exit_request.code, int) else 0
+        except KeyboardInterrupt:
             pass
         finally:
             self.shutdown()
+        return 0
 
     async def _run_on_pipe(self, stdin: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
@@ -132,13 +161,7 @@ class DscoderServer(LanguageServer):
         except (OSError, ValueError) as error:
             raise _PipeSetupError(str(error)) from error
         assert self._stop_event is not None
-        await run_async(
-            stop_event=self._stop_event,
-            reader=reader,
-            protocol=self.protocol,
-            logger=logging.getLogger("pygls.io_"),
-            error_handler=self.report_server_error,
-        )
+        await read_messages(reader, self.protocol, self._stop_event)
 
     # ----- supersession ----------------------------------------------------
 

@@ -121,39 +121,46 @@ class CompletionPipeline:
         self.options = options
         self.stats = stats or Stats()
         self.counter = TokenEstimator()
-        self._budget_key: tuple[int, str, int] | None = None
-        self._budget_options = options.context
+        self._budgets: dict[tuple[int, str, int, bool], ContextOptions] = {}
 
     @property
     def template(self) -> FimTemplate:
         return resolve_template(self.options.template, self.engine.info)
 
-    def context_options(self) -> ContextOptions:
+    def context_options(self, multiline: bool = False) -> ContextOptions:
         """The context options with ``max_tokens`` capped to fit the model's window.
 
-        prefix + suffix may use the window minus the longest completion, the
-        template's own tokens, and a small margin (BOS and rounding).
+        prefix + suffix may use the window minus the completion's tokens (the
+        multi-line budget only for a multi-line request), the template's own
+        tokens, and a small margin (BOS and rounding).
         """
         options = self.options.context
         info = self.engine.info
         if info is None or info.context_length <= 0:
             return options
         template = self.template
-        key = (info.context_length, template.name, self.counter.version)
-        if key != self._budget_key:
+        key = (info.context_length, template.name, self.counter.version, multiline)
+        budgeted = self._budgets.get(key)
+        if budgeted is None:
+            if len(self._budgets) > 8:  # stale estimator versions
+                self._budgets.clear()
             overhead = self.counter(template.render("", "")) + _PROMPT_MARGIN_TOKENS
-            room = info.context_length - self.max_tokens(True) - overhead
+            room = info.context_length - self.max_tokens(multiline) - overhead
             budget = max(0, min(options.max_tokens, room))
-            self._budget_options = dataclasses.replace(options, max_tokens=budget)
-            self._budget_key = key
-        return self._budget_options
+            budgeted = self._budgets[key] = dataclasses.replace(options, max_tokens=budget)
+        return budgeted
 
     def make_context(
         self, document: Document, offset: int, file_path: str | None = None
     ) -> Context:
-        return build_context(
-            document, offset, self.context_options(), self.counter, file_path=file_path
-        )
+        """The context, cut for a one-line answer unless the cursor wants a block."""
+        single = self.context_options(False)
+        context = build_context(document, offset, single, self.counter, file_path=file_path)
+        if context.multiline:
+            wide = self.context_options(True)
+            if wide.max_tokens < single.max_tokens:
+                context = build_context(document, offset, wide, self.counter, file_path=file_path)
+        return context
 
     def make_prompt(self, context: Context) -> Prompt:
         return build_prompt(
@@ -190,7 +197,7 @@ class CompletionPipeline:
             count_exactly = True
         if not count_exactly and self.counter(prompt.text) < 0.75 * limit:
             return context, prompt
-        options = self.context_options()
+        options = self.context_options(context.multiline)
         # An engine without a tokenizer only estimates: nothing to learn from it.
         learn = bool(getattr(self.engine, "counts_exactly", True))
         for _ in range(4):
@@ -203,7 +210,7 @@ class CompletionPipeline:
             if self.counter.version != version:
                 # The estimate was off and has just been recalibrated: the
                 # budget was right, the cut was not. Cut again at the same budget.
-                options = self.context_options()
+                options = self.context_options(context.multiline)
             else:
                 shrunk = int(options.max_tokens * limit / exact * 0.9) - _PROMPT_MARGIN_TOKENS
                 options = dataclasses.replace(options, max_tokens=max(0, shrunk))
@@ -215,10 +222,15 @@ class CompletionPipeline:
         return context, prompt
 
     def max_tokens(self, multiline: bool) -> int:
+        """Most tokens to generate, capped so the prompt keeps half the window."""
         options = self.options
-        if not multiline:
-            return options.max_tokens
-        return options.max_tokens_multiline or 2 * options.max_tokens
+        wanted = options.max_tokens
+        if multiline:
+            wanted = options.max_tokens_multiline or 2 * options.max_tokens
+        info = self.engine.info
+        if info is not None and info.context_length > 1:
+            wanted = min(wanted, info.context_length // 2)
+        return wanted
 
     async def complete(
         self,
@@ -260,7 +272,7 @@ class CompletionPipeline:
             context, prompt = await self.fit_prompt(document, offset, file_path, context, True)
             if prompt.text == rejected:
                 # The engine's real window is smaller than it reported: cut a quarter.
-                options = self.context_options()
+                options = self.context_options(context.multiline)
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
                 context = build_context(document, offset, smaller, self.counter, file_path)
                 prompt = self.make_prompt(context)

@@ -44,6 +44,7 @@ class EngineSettings:
     gpu_layers: int = 0
     n_batch: int = 512
     seed: int = 0
+    flash_attention: str = "auto"
 
 
 class UnknownEngineError(EngineError):

@@ -26,10 +26,10 @@ from completion.document import Document
 from lsp import __version__
 from lsp.config import (
     ConfigSources,
+    effective,
     environ_snapshot,
     from_environment,
     load_file_sources,
-    unstructure,
 )
 
 log = logging.getLogger("dscoder")
@@ -305,7 +305,7 @@ def run_complete(args: argparse.Namespace) -> int:
 def show_config(args: argparse.Namespace) -> int:
     sources, problems = build_sources(args)
     config, more = sources.build()
-    sys.stdout.write(json.dumps(unstructure(config), indent=2) + "\n")
+    sys.stdout.write(json.dumps(effective(config), indent=2, allow_nan=False) + "\n")
     for problem in [*problems, *more]:
         sys.stderr.write(f"dscoder-lsp: config: {problem}\n")
     return 1 if problems or more else 0

@@ -108,6 +108,7 @@ class DscoderServer(LanguageServer):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._reported_failure: str | None = None
+        self._shown_problems: set[str] = set()
 
     # ----- background tasks ------------------------------------------------
 
@@ -201,9 +202,13 @@ class DscoderServer(LanguageServer):
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     def report_config_problems(self, problems: list[str]) -> None:
-        if not problems:
+        """One popup for the problems not already shown; a fixed one may be shown again."""
+        current = list(dict.fromkeys(problems))
+        new = [problem for problem in current if problem not in self._shown_problems]
+        self._shown_problems = set(current)
+        if not new:
             return
-        summary = "; ".join(problems)
+        summary = "; ".join(new)
         log.warning("configuration problems: %s", summary)
         self.show(
             f"dscoder-lsp: invalid configuration ({summary}). Using defaults for those settings.",

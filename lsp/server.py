@@ -44,6 +44,7 @@ class DscoderProtocol(LanguageServerProtocol):
     """
 
     initialize_received = False
+    shutdown_received = False
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         if isinstance(data, dict) and "method" in data and "params" not in data:
@@ -66,20 +67,25 @@ class DscoderProtocol(LanguageServerProtocol):
         if message is None:
             return
         method = getattr(message, "method", None)
-        if method is not None and method != types.EXIT:
+        if method == types.EXIT:
+            # pygls exits with 1 unless its shutdown handler has finished.
+            self._shutdown = self._shutdown or self.shutdown_received
+        elif method is not None:
             is_request = hasattr(message, "id")
-            if method == types.INITIALIZE and not self._shutdown:
+            if method == types.INITIALIZE and not self.shutdown_received:
                 self.initialize_received = True
             elif not self.initialize_received:
                 log.warning("%s before initialize: refused", method)
                 if is_request:
                     reply_error(self, SERVER_NOT_INITIALIZED, "server not initialized", message.id)
                 return
-            elif self._shutdown:
+            elif self.shutdown_received:
                 log.warning("%s after shutdown: refused", method)
                 if is_request:
                     reply_error(self, INVALID_REQUEST, "server is shutting down", message.id)
                 return
+            elif method == types.SHUTDOWN:
+                self.shutdown_received = True
         super().handle_message(message)
 
 

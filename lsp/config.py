@@ -160,13 +160,14 @@ def _shown(value: Any) -> str:
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
 
+    def renames(cls: type) -> dict[str, Any]:
+        return {f.name: override(rename=camel_case(f.name)) for f in dataclasses.fields(cls)}
+
     def structure_hook(cls: type) -> Any:
-        overrides = {f.name: override(rename=camel_case(f.name)) for f in dataclasses.fields(cls)}
-        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **overrides)
+        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames(cls))
 
     def unstructure_hook(cls: type) -> Any:
-        overrides = {f.name: override(rename=camel_case(f.name)) for f in dataclasses.fields(cls)}
-        return make_dict_unstructure_fn(cls, converter, **overrides)
+        return make_dict_unstructure_fn(cls, converter, **renames(cls))
 
     converter.register_structure_hook_factory(dataclasses.is_dataclass, structure_hook)
     converter.register_structure_hook(bool, _structure_bool)
@@ -290,7 +291,10 @@ def _half_window(multiline: bool) -> Callable[[Config], tuple[str, Any] | None]:
         half = config.engine.n_ctx // 2
         if value is None or value <= half:
             return None
-        return f"at most half of engine.nCtx ({config.engine.n_ctx}), so the prompt keeps room", half
+        return (
+            f"at most half of engine.nCtx ({config.engine.n_ctx}), so the prompt keeps room",
+            half,
+        )
 
     return check
 
@@ -357,7 +361,9 @@ def structure_config(raw: Mapping[str, Any]) -> tuple[Config, list[str]]:
 def _structure_section(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
     """One dataclass from its dict, field by field."""
     if not isinstance(raw, Mapping):
-        problems.append(f"{where or 'configuration'}: expected a table of settings, got {_shown(raw)}")
+        problems.append(
+            f"{where or 'configuration'}: expected a table of settings, got {_shown(raw)}"
+        )
         return cls()
     hints = get_type_hints(cls)
     fields = {camel_case(f.name): f for f in dataclasses.fields(cls)}
@@ -371,7 +377,7 @@ def _structure_section(cls: type, raw: Any, where: str, problems: list[str]) -> 
             continue
         path = f"{where}.{key}" if where else key
         hint = hints[spec.name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             values[spec.name] = _structure_section(hint, item, path, problems)
             continue
         try:

@@ -17,6 +17,7 @@ stops writing and says so once, instead of one traceback per message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -206,7 +207,9 @@ def _valid_id(value: Any) -> bool:
 
 
 def reply_error(protocol: JsonRPCProtocol, code: int, message: str, msg_id: Any = None) -> None:
-    protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}})
+    protocol._send_data(
+        {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+    )
 
 
 class ClosingWriter:
@@ -219,10 +222,8 @@ class ClosingWriter:
 
     def close(self) -> None:
         self.closed = True
-        try:
+        with contextlib.suppress(OSError):
             self._stdout.close()
-        except OSError:
-            pass
 
     def write(self, data: bytes) -> None:
         if self.closed:

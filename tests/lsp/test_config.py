@@ -12,8 +12,8 @@ from completion.context import Multiline
 from lsp.config import (
     Config,
     ConfigSources,
-    from_environment,
     effective,
+    from_environment,
     load_file_sources,
     settings_from_client,
     structure_config,
@@ -66,9 +66,7 @@ def test_switches_take_only_clear_answers() -> None:
     assert config.enable is False
     assert config.context.line_in_middle is False and config.context.pin_header is False
     assert config.context.syntax_cut is True  # the default, with a message
-    assert problems == [
-        'context.syntaxCut: expected true or false, got "maybe"; using the default'
-    ]
+    assert problems == ['context.syntaxCut: expected true or false, got "maybe"; using the default']
 
 
 def test_out_of_range_values_fall_back() -> None:
@@ -166,7 +164,11 @@ BAD_VALUES = [
     ({"context": {"prefixShare": -0.1}}, "context.prefixShare", ("context.prefix_share", 0.8)),
     ({"context": {"multiline": "sometimes"}}, "always", ("context.multiline", Multiline.AUTO)),
     ({"scheduler": {"cacheEntries": -5}}, "cacheEntries", ("scheduler.cache_entries", 512)),
-    ({"scheduler": {"cancelledGraceMs": -1}}, "cancelledGraceMs", ("scheduler.cancelled_grace_ms", 150)),
+    (
+        {"scheduler": {"cancelledGraceMs": -1}},
+        "cancelledGraceMs",
+        ("scheduler.cancelled_grace_ms", 150),
+    ),
     ({"scheduler": {"debounceMs": 1e7}}, "debounceMs", ("scheduler.debounce_ms", 60)),
     ({"stop": "END"}, "stop", ("stop", ())),
     ({"engine": "fast"}, "engine", ("engine.name", "llama-cpp")),

@@ -113,6 +113,30 @@ def resolve_template(name: str, info: ModelInfo | None) -> FimTemplate:
     return get_template(family)
 
 
+def lf_only(context: Context) -> Context:
+    """The context with CRLF as LF: the model sees the same prompt for either ending."""
+    if "\r\n" not in context.prefix and "\r\n" not in context.suffix:
+        return context
+    pinned = len(context.prefix[: context.pinned].replace("\r\n", "\n"))
+    return dataclasses.replace(
+        context,
+        prefix=context.prefix.replace("\r\n", "\n"),
+        suffix=context.suffix.replace("\r\n", "\n"),
+        header=context.header.replace("\r\n", "\n"),
+        pinned=pinned,
+    )
+
+
+def line_ending_at(document: Document, offset: int) -> str:
+    """The line break the document uses around ``offset``: CRLF or LF."""
+    line = document.line_of(offset)
+    for candidate in (line, line - 1, 0):
+        if 0 <= candidate < document.line_count - 1:
+            end = document.line_end(candidate)
+            return "\r\n" if document.text.startswith("\r\n", end) else "\n"
+    return "\n"
+
+
 class CompletionPipeline:
     """Composes the stages for one engine and one set of options."""
 
@@ -160,7 +184,7 @@ class CompletionPipeline:
             wide = self.context_options(True)
             if wide.max_tokens < single.max_tokens:
                 context = build_context(document, offset, wide, self.counter, file_path=file_path)
-        return context
+        return lf_only(context)
 
     def make_prompt(self, context: Context) -> Prompt:
         return build_prompt(
@@ -217,7 +241,7 @@ class CompletionPipeline:
             log.debug(
                 "prompt of %d tokens over %d: context budget %d", exact, limit, options.max_tokens
             )
-            context = build_context(document, offset, options, self.counter, file_path)
+            context = lf_only(build_context(document, offset, options, self.counter, file_path))
             prompt = self.make_prompt(context)
         return context, prompt
 
@@ -274,7 +298,7 @@ class CompletionPipeline:
                 # The engine's real window is smaller than it reported: cut a quarter.
                 options = self.context_options(context.multiline)
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
-                context = build_context(document, offset, smaller, self.counter, file_path)
+                context = lf_only(build_context(document, offset, smaller, self.counter, file_path))
                 prompt = self.make_prompt(context)
             raw, usage = await self.generate(prompt, context, timing, progress)
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
@@ -282,6 +306,8 @@ class CompletionPipeline:
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
         result.text = postprocess(raw, context, prompt.stop)
+        if result.text and line_ending_at(document, offset) == "\r\n":
+            result.text = result.text.replace("\n", "\r\n")  # the document's own endings
         timing.postprocess_ms = (time.perf_counter() - post_started) * 1000
         timing.total_ms = (time.perf_counter() - started) * 1000
         self.stats.record_latency(timing.total_ms, timing.engine_ms)

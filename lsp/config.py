@@ -164,7 +164,9 @@ def _make_converter() -> cattrs.Converter:
         return {f.name: override(rename=camel_case(f.name)) for f in dataclasses.fields(cls)}
 
     def structure_hook(cls: type) -> Any:
-        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **renames(cls))
+        return make_dict_structure_fn(
+            cls, converter, _cattrs_forbid_extra_keys=True, **renames(cls)
+        )
 
     def unstructure_hook(cls: type) -> Any:
         return make_dict_unstructure_fn(cls, converter, **renames(cls))

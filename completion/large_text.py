@@ -13,7 +13,10 @@ Columns are code points; converting LSP characters is lsp/'s job.
 
 from __future__ import annotations
 
-CHUNK_CHARS = 1 << 16
+import bisect
+from itertools import accumulate
+
+CHUNK_CHARS = 1 << 14
 
 
 def utf8_length(text: str) -> int:
@@ -46,6 +49,8 @@ class LargeText:
         self._size = chunk_chars
         self._chunks = _split(text, chunk_chars)
         self._lines = [chunk.count("\n") for chunk in self._chunks]
+        self._first_lines = [0, *accumulate(self._lines)][:-1]
+        """The line number each chunk starts at (rebuilt when a line count changes)."""
         self.utf8_bytes = utf8_length(text)
 
     @property
@@ -58,12 +63,11 @@ class LargeText:
 
     def _locate(self, line: int) -> tuple[int, int]:
         """The chunk holding ``line``, and that chunk's first line number."""
-        first = 0
-        for index, count in enumerate(self._lines):
-            if line < first + count or index == len(self._lines) - 1:
-                return index, first
-            first += count
-        return len(self._lines) - 1, first
+        index = max(0, bisect.bisect_right(self._first_lines, line) - 1)
+        # Chunks without a line break share a first line: the first one holds it.
+        while index > 0 and self._first_lines[index - 1] == self._first_lines[index]:
+            index -= 1
+        return index, self._first_lines[index]
 
     def line_text(self, line: int) -> str:
         """Line ``line`` without its line break ('' past the end)."""
@@ -96,8 +100,12 @@ class LargeText:
             finish += 1
             changed += self._chunks[finish]
         pieces = _split(changed, self._size) if len(changed) > 2 * self._size else [changed]
+        counts = [piece.count("\n") for piece in pieces]
+        changed_lines = counts != self._lines[begin : finish + 1]
         self._chunks[begin : finish + 1] = pieces
-        self._lines[begin : finish + 1] = [piece.count("\n") for piece in pieces]
+        self._lines[begin : finish + 1] = counts
+        if changed_lines:
+            self._first_lines = [0, *accumulate(self._lines)][:-1]
 
 
 def _nth_line_start(chunk: str, line: int) -> int | None:

@@ -56,11 +56,15 @@ class Config:
     template: str = "auto"
     """FIM template: auto, deepseek, starcoder, qwen, codellama, codestral, plain."""
     max_tokens: int = 64
+    """Most tokens for a single-line completion (capped at half the model's window)."""
     max_tokens_multiline: int | None = None
     """Most tokens for multi-line completions; unset means twice maxTokens."""
     temperature: float = 0.0
+    """Sampling temperature; 0 is greedy."""
     top_p: float = 1.0
+    """Nucleus sampling when temperature is above 0."""
     stop: tuple[str, ...] = ()
+    """Extra stop sequences, besides the template's own."""
     context: ContextOptions = field(default_factory=ContextOptions)
     scheduler: SchedulerOptions = field(default_factory=SchedulerOptions)
     enable: bool = True
@@ -68,7 +72,8 @@ class Config:
     disabled_languages: tuple[str, ...] = ()
     """languageIds that never get completions (e.g. "markdown", "plaintext")."""
     max_document_bytes: int = 10_000_000
-    """Documents larger than this get no completions (they are still tracked)."""
+    """Documents larger than this many UTF-8 bytes get no completions; only
+    their text is kept, with cheap edits."""
 
     def completion_options(self) -> CompletionOptions:
         return CompletionOptions(
@@ -267,7 +272,7 @@ RULES: tuple[Rule, ...] = (
     Rule("engine.name", _one_of(_engine_names), f"one of {', '.join(_engine_names())}"),
     Rule("engine.nCtx", _between(64, 2**24), "at least 64"),
     Rule("engine.nBatch", _between(1, 2**20), "at least 1"),
-    Rule("engine.threads", _between(1, _max_threads()), f"between 1 and {_max_threads()}"),
+    Rule("engine.threads", _between(1, _max_threads()), "between 1 and 4 per CPU core"),
     Rule("engine.gpuLayers", _between(-1, 100_000), "-1 (all) or more"),
     Rule("engine.flashAttention", FLASH_ATTENTION.__contains__, "one of auto, on, off"),
     Rule("engine.connectTimeout", _above(0), "more than 0 seconds"),

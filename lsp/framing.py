@@ -233,6 +233,6 @@ class ClosingWriter:
             self._stdout.flush()
         except (BrokenPipeError, ConnectionResetError, ValueError):
             self.closed = True
-            log.info("the editor closed the connection; no more output will be sent")
+            log.warning("the editor closed the connection; no more output will be sent")
             if self._on_closed is not None:
                 self._on_closed()

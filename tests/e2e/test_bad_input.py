@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -615,3 +616,39 @@ def test_config_command_prints_json_and_fails_on_problems(fill_model: Path) -> N
     printed = json.loads(process.stdout, parse_constant=lambda name: pytest.fail(name))
     assert printed["model"]["path"] and printed["temperature"] == 0.0
     assert b"temperature" in process.stderr
+
+
+def test_output_closed_by_the_editor_is_logged_once(fill_model: Path, tmp_path: Path) -> None:
+    """The editor quit: no traceback per unsent answer, one line, and the server ends."""
+    stderr = tmp_path / "stderr"
+    with stderr.open("wb") as log_file:
+        process = subprocess.Popen(
+            server_command("--model", str(fill_model)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+        )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(
+        _frame(
+            b'{"jsonrpc":"2.0","id":1,"method":"initialize",'
+            b'"params":{"processId":null,"rootUri":null,"capabilities":{}}}'
+        )
+    )
+    process.stdin.flush()
+    header = process.stdout.readline()
+    assert header.startswith(b"Content-Length")
+    process.stdout.close()  # the editor is gone
+    try:
+        for msg_id in range(2, 29):
+            body = b'{"jsonrpc":"2.0","id":%d,"method":"dscoder/stats","params":{}}' % msg_id
+            process.stdin.write(_frame(body))
+            process.stdin.flush()
+    except BrokenPipeError:
+        pass  # the server stopped reading once its output was gone
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    assert process.wait(timeout=60) == 0
+    log = stderr.read_text()
+    assert log.count("closed the connection") == 1, log
+    assert "BrokenPipeError" not in log and "Traceback" not in log, log

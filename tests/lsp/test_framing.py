@@ -130,7 +130,7 @@ def test_closed_output_is_reported_once(caplog: pytest.LogCaptureFixture) -> Non
             pass
 
     writer = ClosingWriter(Gone(), on_closed=lambda: closed.append(True))  # type: ignore[arg-type]
-    with caplog.at_level("INFO", logger="lsp.framing"):
+    with caplog.at_level("WARNING", logger="lsp.framing"):
         for _ in range(27):
             writer.write(b"x")
     assert closed == [True]

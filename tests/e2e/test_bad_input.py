@@ -652,3 +652,22 @@ def test_output_closed_by_the_editor_is_logged_once(fill_model: Path, tmp_path: 
     log = stderr.read_text()
     assert log.count("closed the connection") == 1, log
     assert "BrokenPipeError" not in log and "Traceback" not in log, log
+
+
+def test_cli_complete_against_an_html_listing_prints_one_line(tmp_path: Path) -> None:
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _LoginPage)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n")
+    try:
+        endpoint = f"http://127.0.0.1:{http.server_address[1]}/v1"
+        command = [sys.executable, "-m", "lsp.cli", "complete", f"{source}:2:1"]
+        command += ["--engine", "openai", "--endpoint", endpoint, "--model-name", "m"]
+        process = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    finally:
+        http.shutdown()
+        http.server_close()
+    assert process.returncode == 1
+    lines = process.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "answered HTML, not JSON" in lines[0], lines

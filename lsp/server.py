@@ -58,9 +58,9 @@ class DscoderProtocol(LanguageServerProtocol):
         except JsonRpcException as error:
             if isinstance(data, dict) and "id" in data and "method" in data:
                 method = data.get("method")
-                reply = JsonRpcInvalidParams(message=f"malformed params for {method}")
-                if not isinstance(error, JsonRpcInvalidParams):
-                    reply = error
+                reply: JsonRpcException = error
+                if isinstance(error, JsonRpcInvalidParams):
+                    reply = JsonRpcInvalidParams(message=f"malformed params for {method}")
                 self._send_response(data["id"], error=reply.to_response_error())
                 return None
             raise
@@ -183,7 +183,7 @@ class DscoderServer(LanguageServer):
         except KeyboardInterrupt:
             pass
         finally:
-            self.shutdown()
+            self.shutdown()  # type: ignore[no-untyped-call]
         return 0
 
     async def _run_on_pipe(self, stdin: BinaryIO) -> None:

@@ -559,6 +559,8 @@ def settings_from_client(settings: Any) -> dict[str, Any]:
         return {}
     if "dscoder" in settings:
         section = settings["dscoder"]
+        if section is None:
+            return {}
         return dict(section) if isinstance(section, Mapping) else {"dscoder": section}
     # Editors send every tool's section ({"python": ..., "editor": ...}): a
     # tree with none of our keys is someone else's, not unknown settings.

@@ -26,5 +26,5 @@ def test_the_committed_page_is_up_to_date() -> None:
 def test_every_key_and_its_docstring_are_listed() -> None:
     text = load_tool().render()
     assert "| `scheduler.cancelledGraceMs` | `150` | between 0 and 10000 | How long" in text
-    assert "| `engine.flashAttention` | `\"auto\"` | one of auto, on, off |" in text
-    assert "| `context.multiline` | `\"auto\"` | one of auto, always, never |" in text
+    assert '| `engine.flashAttention` | `"auto"` | one of auto, on, off |' in text
+    assert '| `context.multiline` | `"auto"` | one of auto, always, never |' in text

@@ -119,6 +119,30 @@ def resolve_template(name: str, info: ModelInfo | None) -> FimTemplate:
     return get_template(family)
 
 
+def lf_only(context: Context) -> Context:
+    """The context with CRLF as LF: the model sees the same prompt for either ending."""
+    if "\r\n" not in context.prefix and "\r\n" not in context.suffix:
+        return context
+    pinned = len(context.prefix[: context.pinned].replace("\r\n", "\n"))
+    return dataclasses.replace(
+        context,
+        prefix=context.prefix.replace("\r\n", "\n"),
+        suffix=context.suffix.replace("\r\n", "\n"),
+        header=context.header.replace("\r\n", "\n"),
+        pinned=pinned,
+    )
+
+
+def line_ending_at(document: Document, offset: int) -> str:
+    """The line break the document uses around ``offset``: CRLF or LF."""
+    line = document.line_of(offset)
+    for candidate in (line, line - 1, 0):
+        if 0 <= candidate < document.line_count - 1:
+            end = document.line_end(candidate)
+            return "\r\n" if document.text.startswith("\r\n", end) else "\n"
+    return "\n"
+
+
 class CompletionPipeline:
     """Composes the stages for one engine and one set of options."""
 
@@ -129,8 +153,7 @@ class CompletionPipeline:
         self.counter = TokenEstimator()
         self.workspace_uri = ""
         """Salts each document's session key (remote engines keep a key on one replica)."""
-        self._budget_key: tuple[int, str, int] | None = None
-        self._budget_options = options.context
+        self._budgets: dict[tuple[int, str, int, bool], ContextOptions] = {}
         self.cross_file: CrossFileProvider | None = None
         """Where cross-file snippets come from (the service's provider); None: none."""
 
@@ -138,30 +161,40 @@ class CompletionPipeline:
     def template(self) -> FimTemplate:
         return resolve_template(self.options.template, self.engine.info)
 
-    def context_options(self) -> ContextOptions:
+    def context_options(self, multiline: bool = False) -> ContextOptions:
         """The context options with ``max_tokens`` capped to fit the model's window.
 
-        prefix + suffix may use the window minus the longest completion, the
-        template's own tokens, and a small margin (BOS and rounding).
+        prefix + suffix may use the window minus the completion's tokens (the
+        multi-line budget only for a multi-line request), the template's own
+        tokens, and a small margin (BOS and rounding).
         """
         options = self.options.context
         info = self.engine.info
         if info is None or info.context_length <= 0:
             return options
         template = self.template
-        key = (info.context_length, template.name, self.counter.version)
-        if key != self._budget_key:
+        key = (info.context_length, template.name, self.counter.version, multiline)
+        budgeted = self._budgets.get(key)
+        if budgeted is None:
+            if len(self._budgets) > 8:  # stale estimator versions
+                self._budgets.clear()
             overhead = self.counter(template.render("", "")) + _PROMPT_MARGIN_TOKENS
-            room = info.context_length - self.max_tokens(True) - overhead
+            room = info.context_length - self.max_tokens(multiline) - overhead
             budget = max(0, min(options.max_tokens, room))
-            self._budget_options = dataclasses.replace(options, max_tokens=budget)
-            self._budget_key = key
-        return self._budget_options
+            budgeted = self._budgets[key] = dataclasses.replace(options, max_tokens=budget)
+        return budgeted
 
     def make_context(
         self, document: Document, offset: int, file_path: str | None = None
     ) -> Context:
-        return self.build_context(document, offset, self.context_options(), file_path)
+        """The context, cut for a one-line answer unless the cursor wants a block."""
+        single = self.context_options(False)
+        context = self.build_context(document, offset, single, file_path)
+        if context.multiline:
+            wide = self.context_options(True)
+            if wide.max_tokens < single.max_tokens:
+                context = self.build_context(document, offset, wide, file_path)
+        return lf_only(context)
 
     def build_context(
         self, document: Document, offset: int, options: ContextOptions, file_path: str | None
@@ -260,7 +293,7 @@ class CompletionPipeline:
             count_exactly = True
         if not count_exactly and self.counter(prompt.text) < 0.75 * limit:
             return context, prompt
-        options = self.context_options()
+        options = self.context_options(context.multiline)
         # An engine without a tokenizer only estimates: nothing to learn from it.
         learn = bool(getattr(self.engine, "counts_exactly", True))
         for _ in range(4):
@@ -273,22 +306,27 @@ class CompletionPipeline:
             if self.counter.version != version:
                 # The estimate was off and has just been recalibrated: the
                 # budget was right, the cut was not. Cut again at the same budget.
-                options = self.context_options()
+                options = self.context_options(context.multiline)
             else:
                 shrunk = int(options.max_tokens * limit / exact * 0.9) - _PROMPT_MARGIN_TOKENS
                 options = dataclasses.replace(options, max_tokens=max(0, shrunk))
             log.debug(
                 "prompt of %d tokens over %d: context budget %d", exact, limit, options.max_tokens
             )
-            context = self.build_context(document, offset, options, file_path)
+            context = lf_only(self.build_context(document, offset, options, file_path))
             prompt = self.make_prompt(context)
         return context, prompt
 
     def max_tokens(self, multiline: bool) -> int:
+        """Most tokens to generate, capped so the prompt keeps half the window."""
         options = self.options
-        if not multiline:
-            return options.max_tokens
-        return options.max_tokens_multiline or 2 * options.max_tokens
+        wanted = options.max_tokens
+        if multiline:
+            wanted = options.max_tokens_multiline or 2 * options.max_tokens
+        info = self.engine.info
+        if info is not None and info.context_length > 1:
+            wanted = min(wanted, info.context_length // 2)
+        return wanted
 
     async def complete(
         self,
@@ -332,9 +370,9 @@ class CompletionPipeline:
             context, prompt = await self.fit_prompt(document, offset, file_path, context, True)
             if prompt.text == rejected:
                 # The engine's real window is smaller than it reported: cut a quarter.
-                options = self.context_options()
+                options = self.context_options(context.multiline)
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
-                context = self.build_context(document, offset, smaller, file_path)
+                context = lf_only(self.build_context(document, offset, smaller, file_path))
                 prompt = self.make_prompt(context)
             raw, usage = await self.generate(
                 prompt, context, timing, progress, session_key(self.workspace_uri, document.uri)
@@ -344,6 +382,8 @@ class CompletionPipeline:
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
         result.text = postprocess(raw, context, prompt.stop)
+        if result.text and line_ending_at(document, offset) == "\r\n":
+            result.text = result.text.replace("\n", "\r\n")  # the document's own endings
         timing.postprocess_ms = (time.perf_counter() - post_started) * 1000
         timing.total_ms = (time.perf_counter() - started) * 1000
         self.stats.record_latency(timing.total_ms, timing.engine_ms)

@@ -41,6 +41,7 @@ from typing import Any, NoReturn
 import httpx
 from httpx_sse import SSEError
 
+from engines.answers import model_entries, not_a_listing, not_json
 from engines.base import (
     ContextTooLongError,
     EngineError,
@@ -303,10 +304,17 @@ class RemoteEngine:
             return {}  # no listing endpoint: trust the configured name
         if response.status_code >= 400:
             self._raise_for(response.status_code, response.text, endpoint.root)
-        body = response.json()
-        entries = body.get("data") if isinstance(body, dict) else None
-        if entries is None and isinstance(body, dict):  # Ollama /api/tags
-            entries = [{"id": m.get("name"), **m} for m in body.get("models", [])]
+        where = f"{self.name}: engine.endpoint {endpoint.root}{self.preset.models_path}"
+        try:
+            body = response.json()
+        except ValueError:
+            answer = not_json(response.headers.get("content-type", ""), response.text)
+            raise EngineUnavailableError(f"{where} {answer}") from None
+        entries = model_entries(body)
+        if entries is None:
+            raise EngineUnavailableError(f"{where} {not_a_listing(body)}")
+        if "data" not in body:  # Ollama /api/tags
+            entries = [{"id": m.get("name"), **m} for m in entries if isinstance(m, dict)]
         cards = [e for e in entries or [] if isinstance(e, dict) and e.get("id")]
         names = [str(c["id"]) for c in cards]
         if self._model is None:

@@ -18,6 +18,7 @@ class EngineSettings:
     """Everything any engine may need (the ``engine`` plus ``model`` config)."""
 
     name: str = "llama-cpp"
+    """Which engine runs the model: llama-cpp (in-process) or a remote server's preset."""
     model_path: str | None = None
     """GGUF file for the in-process engine."""
     model_name: str | None = None
@@ -44,15 +45,22 @@ class EngineSettings:
     request_deadline: float = 60.0
     """Most seconds for one whole remote generation."""
     connect_retries: int = 2
+    """Retries of failed connections (never of requests that were sent)."""
     max_concurrency: int = 8
     """Remote requests in flight at once (one pooled connection each)."""
     shrink_on_overflow: bool = True
     """When a server says the prompt is too long, cut it and resend once."""
     n_ctx: int = 4096
+    """llama.cpp context size (capped at the model's trained context); for
+    remote engines, the window when the server reports none."""
     threads: int | None = None
+    """CPU threads for llama.cpp; unset: llama.cpp's choice."""
     gpu_layers: int = 0
+    """Layers offloaded to the GPU (-1: all)."""
     n_batch: int = 512
+    """Prompt batch size for llama.cpp."""
     seed: int = 0
+    flash_attention: str = "auto"
 
 
 class UnknownEngineError(EngineError):

@@ -26,10 +26,10 @@ from completion.document import Document
 from lsp import __version__
 from lsp.config import (
     ConfigSources,
+    effective,
     environ_snapshot,
     from_environment,
     load_file_sources,
-    unstructure,
 )
 
 log = logging.getLogger("dscoder")
@@ -140,7 +140,7 @@ def run_server(args: argparse.Namespace) -> int:
         log.info("serving LSP on %s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
     else:
-        server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
+        return server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
     return 0
 
 
@@ -329,7 +329,7 @@ def run_complete(args: argparse.Namespace) -> int:
 def show_config(args: argparse.Namespace) -> int:
     sources, problems = build_sources(args)
     config, more = sources.build()
-    sys.stdout.write(json.dumps(unstructure(config), indent=2) + "\n")
+    sys.stdout.write(json.dumps(effective(config), indent=2, allow_nan=False) + "\n")
     for problem in [*problems, *more]:
         sys.stderr.write(f"dscoder-lsp: config: {problem}\n")
     return 1 if problems or more else 0

@@ -14,21 +14,25 @@ Each stage owns its options class (``ContextOptions``, ``CompletionOptions``,
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from completion.context import ContextOptions
-from completion.crossfile.options import check_cross_file
+from completion.crossfile.options import SOURCES as CROSS_FILE_SOURCES
 from completion.pipeline import CompletionOptions
 from completion.scheduler import SchedulerOptions
 from engines.registry import EngineSettings
@@ -54,11 +58,15 @@ class Config:
     template: str = "auto"
     """FIM template: auto, deepseek, starcoder, qwen, codellama, codestral, plain."""
     max_tokens: int = 64
+    """Most tokens for a single-line completion (capped at half the model's window)."""
     max_tokens_multiline: int | None = None
     """Most tokens for multi-line completions; unset means twice maxTokens."""
     temperature: float = 0.0
+    """Sampling temperature; 0 is greedy."""
     top_p: float = 1.0
+    """Nucleus sampling when temperature is above 0."""
     stop: tuple[str, ...] = ()
+    """Extra stop sequences, besides the template's own."""
     context: ContextOptions = field(default_factory=ContextOptions)
     scheduler: SchedulerOptions = field(default_factory=SchedulerOptions)
     enable: bool = True
@@ -66,7 +74,8 @@ class Config:
     disabled_languages: tuple[str, ...] = ()
     """languageIds that never get completions (e.g. "markdown", "plaintext")."""
     max_document_bytes: int = 10_000_000
-    """Documents larger than this get no completions (they are still tracked)."""
+    """Documents larger than this many UTF-8 bytes get no completions; only
+    their text is kept, with cheap edits."""
 
     def completion_options(self) -> CompletionOptions:
         return CompletionOptions(
@@ -112,7 +121,47 @@ def _structure_bool(value: Any, _: type) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ValueError(f"expected true or false, got {value!r}")
+    raise ValueError(f"expected true or false, got {_shown(value)}")
+
+
+def _structure_int(value: Any, _: type) -> int:
+    # cattrs would take int(2.7) as 2 and int(True) as 1.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    raise ValueError(f"expected a whole number, got {_shown(value)}")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {_shown(value)}")
+    return number
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_shown(value)}")
+    return value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    try:
+        return json.dumps(value, allow_nan=False)[:60]
+    except (TypeError, ValueError):
+        return repr(value)[:60]
 
 
 def _structure_urls(value: Any, _: type) -> tuple[str, ...]:
@@ -127,17 +176,23 @@ def _structure_urls(value: Any, _: type) -> tuple[str, ...]:
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
 
+    def renames(cls: type) -> dict[str, Any]:
+        return {f.name: override(rename=camel_case(f.name)) for f in dataclasses.fields(cls)}
+
     def structure_hook(cls: type) -> Any:
-        overrides = {f.name: override(rename=camel_case(f.name)) for f in dataclasses.fields(cls)}
-        return make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True, **overrides)
+        return make_dict_structure_fn(
+            cls, converter, _cattrs_forbid_extra_keys=True, **renames(cls)
+        )
 
     def unstructure_hook(cls: type) -> Any:
-        overrides = {f.name: override(rename=camel_case(f.name)) for f in dataclasses.fields(cls)}
-        return make_dict_unstructure_fn(cls, converter, **overrides)
+        return make_dict_unstructure_fn(cls, converter, **renames(cls))
 
     converter.register_structure_hook_factory(dataclasses.is_dataclass, structure_hook)
     converter.register_structure_hook(bool, _structure_bool)
     converter.register_structure_hook_func(lambda t: t == tuple[str, ...] | str, _structure_urls)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook(float, _structure_float)
+    converter.register_structure_hook(str, _structure_str)
     converter.register_unstructure_hook_factory(dataclasses.is_dataclass, unstructure_hook)
     return converter
 
@@ -162,107 +217,245 @@ def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-_ERROR_PATH = re.compile(r" @ \$((?:\.[A-Za-z0-9_]+|\[[^\]]*\])*)$")
+# ----- validation: one table of rules -----------------------------------------
+#
+# Types come from the dataclasses (strict hooks above: no NaN, no 2.7 as an
+# int, no "no" as True). Everything a type cannot say is a row below. A value
+# that breaks its row is reported once, by its camelCase path, and replaced by
+# the default; a cross-field row names the value it uses instead.
 
 
-def _drop_path(tree: dict[str, Any], path: str) -> bool:
-    # cattrs reports attribute names; the tree holds camelCase keys.
-    parts = [camel_case(p) for p in re.split(r"\.|\[|\]", path) if p]
-    node: Any = tree
-    for part in parts[:-1]:
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    if isinstance(node, dict) and parts and parts[-1] in node:
-        del node[parts[-1]]
+@dataclass(frozen=True)
+class Rule:
+    """One setting's allowed values."""
+
+    path: str
+    """camelCase dotted path, e.g. ``engine.nCtx``."""
+    allowed: Callable[[Any], bool]
+    expected: str
+    """What the message says the value must be."""
+
+
+@dataclass(frozen=True)
+class CrossRule:
+    """A rule between settings: ``check`` returns a problem and the value to use."""
+
+    path: str
+    check: Callable[[Config], tuple[str, Any] | None]
+
+
+def _between(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda value: value is None or low <= value <= high
+
+
+def _above(low: float) -> Callable[[Any], bool]:
+    return lambda value: value is None or value > low
+
+
+def _one_of(names: Callable[[], Collection[str]]) -> Callable[[Any], bool]:
+    return lambda value: value in names()
+
+
+def _template_names() -> list[str]:
+    from completion.prompt import TEMPLATES
+
+    return ["auto", *sorted(TEMPLATES)]
+
+
+def _engine_names() -> list[str]:
+    from engines.registry import engine_names
+
+    return engine_names()
+
+
+def _max_threads() -> int:
+    return (os.cpu_count() or 1) * 4
+
+
+FLASH_ATTENTION = ("auto", "on", "off")
+_RESERVED_HEADERS = {"authorization", "host", "content-type", "content-length"}
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_session_header(name: str) -> bool:
+    if name == "":
         return True
-    return False
+    return bool(re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name)) and (
+        name.lower() not in _RESERVED_HEADERS
+    )
+
+RULES: tuple[Rule, ...] = (
+    Rule("template", _one_of(_template_names), f"one of {', '.join(_template_names())}"),
+    Rule("maxTokens", _between(1, 32_768), "between 1 and 32768"),
+    Rule("maxTokensMultiline", _between(1, 32_768), "between 1 and 32768"),
+    Rule("temperature", _between(0, 2), "between 0 and 2"),
+    Rule("topP", _between(0, 1), "between 0 and 1"),
+    Rule("maxDocumentBytes", _between(1, 2**40), "at least 1"),
+    Rule("engine.name", _one_of(_engine_names), f"one of {', '.join(_engine_names())}"),
+    Rule("engine.nCtx", _between(64, 2**24), "at least 64"),
+    Rule("engine.nBatch", _between(1, 2**20), "at least 1"),
+    Rule("engine.threads", _between(1, _max_threads()), "between 1 and 4 per CPU core"),
+    Rule("engine.gpuLayers", _between(-1, 100_000), "-1 (all) or more"),
+    Rule("engine.flashAttention", FLASH_ATTENTION.__contains__, "one of auto, on, off"),
+    Rule("engine.connectTimeout", _above(0), "more than 0 seconds"),
+    Rule("engine.readTimeout", _above(0), "more than 0 seconds"),
+    Rule("engine.requestDeadline", _above(0), "more than 0 seconds"),
+    Rule("engine.connectRetries", _between(0, 100), "between 0 and 100"),
+    Rule("engine.maxConcurrency", _between(1, 1024), "between 1 and 1024"),
+    Rule("context.maxTokens", _between(16, 2**24), "at least 16"),
+    Rule("context.prefixShare", _between(0, 1), "between 0 and 1"),
+    Rule("context.headerShare", _between(0, 1), "between 0 and 1"),
+    Rule("context.stableHeadLines", _between(0, 10_000), "between 0 and 10000"),
+    Rule("context.parseBudgetMs", _between(0, 10_000), "between 0 and 10000"),
+    Rule("scheduler.cacheEntries", _between(0, 1_000_000), "between 0 and 1000000"),
+    Rule("scheduler.debounceMs", _between(0, 2_000), "between 0 and 2000"),
+    Rule("scheduler.debounceMaxMs", _between(0, 5_000), "between 0 and 5000"),
+    Rule("scheduler.cancelledGraceMs", _between(0, 10_000), "between 0 and 10000"),
+    Rule("engine.endpoints", lambda urls: all(_is_http_url(u) for u in urls), "http(s) URLs"),
+    Rule("engine.sessionHeader", _is_session_header, "empty or an HTTP header name"),
+    Rule("engine.hedgeAfterMs", _above(0), "more than 0 ms, or unset"),
+    Rule("context.crossFile.share", _between(0, 0.9), "between 0 and 0.9"),
+    Rule(
+        "context.crossFile.sources",
+        lambda names: all(name in CROSS_FILE_SOURCES for name in names),
+        f"a list of {', '.join(CROSS_FILE_SOURCES)}",
+    ),
+    Rule("context.crossFile.openFiles.share", _between(0, 1), "between 0 and 1"),
+    Rule("context.crossFile.imports.share", _between(0, 1), "between 0 and 1"),
+    Rule("context.crossFile.recent.share", _between(0, 1), "between 0 and 1"),
+)
 
 
-def _display_path(path: str) -> str:
-    return ".".join(camel_case(p) for p in path.split(".") if p)
+def _half_window(multiline: bool) -> Callable[[Config], tuple[str, Any] | None]:
+    def check(config: Config) -> tuple[str, Any] | None:
+        value = config.max_tokens_multiline if multiline else config.max_tokens
+        half = config.engine.n_ctx // 2
+        if value is None or value <= half:
+            return None
+        return (
+            f"at most half of engine.nCtx ({config.engine.n_ctx}), so the prompt keeps room",
+            half,
+        )
+
+    return check
+
+
+def _debounce_order(config: Config) -> tuple[str, Any] | None:
+    scheduler = config.scheduler
+    if scheduler.debounce_max_ms >= scheduler.debounce_ms:
+        return None
+    return "at least scheduler.debounceMs", scheduler.debounce_ms
+
+
+CROSS_RULES: tuple[CrossRule, ...] = (
+    CrossRule("maxTokens", _half_window(False)),
+    CrossRule("maxTokensMultiline", _half_window(True)),
+    CrossRule("scheduler.debounceMaxMs", _debounce_order),
+)
+
+
+def _get(config: Any, path: str) -> Any:
+    for part in path.split("."):
+        config = getattr(config, snake_case(part))
+    return config
+
+
+def _replace(config: Any, path: str, value: Any) -> Any:
+    head, _, rest = path.partition(".")
+    name = snake_case(head)
+    if rest:
+        value = _replace(getattr(config, name), rest, value)
+    return dataclasses.replace(config, **{name: value})
 
 
 def structure_config(raw: Mapping[str, Any]) -> tuple[Config, list[str]]:
-    """Build a Config from raw camelCase data; bad entries are dropped and reported."""
-    tree = normalise_keys(dict(raw))
+    """Build a Config from raw camelCase data; bad entries are reported and defaulted.
+
+    Each key is structured on its own, so one bad value never costs its
+    siblings; then ``RULES`` and ``CROSS_RULES`` are applied in order.
+    """
     problems: list[str] = []
-    for _ in range(32):
-        try:
-            config = CONVERTER.structure(tree, Config)
-        except (cattrs.ClassValidationError, cattrs.ForbiddenExtraKeysError) as error:
-            messages = cattrs.transform_error(error)
-            dropped = False
-            for message in messages:
-                match = _ERROR_PATH.search(message)
-                path = match.group(1) if match else ""
-                if message.startswith("extra fields found"):
-                    listed = re.search(r"\(([^)]*)\)", message)
-                    keys = [k.strip() for k in listed.group(1).split(",")] if listed else []
-                    for key in keys:
-                        dropped |= _drop_path(tree, f"{path}.{key}")
-                    where = _display_path(path) or "the top level"
-                    problems.append(f"unknown setting {', '.join(keys)} in {where}")
-                elif path and _drop_path(tree, path):
-                    dropped = True
-                    problems.append(
-                        f"{_display_path(path)}: {message.split(' @ ')[0]}; using the default"
-                    )
-                else:
-                    problems.append(message)
-            if not dropped:
-                return Config(), problems
-            continue
-        except (TypeError, ValueError) as error:
-            return Config(), [*problems, f"invalid configuration: {error}"]
-        problems.extend(check_values(config))
-        if problems and any(p.startswith("out of range") for p in problems):
-            return _without_out_of_range(config), problems
-        return config, problems
-    return Config(), problems
-
-
-def check_values(config: Config) -> list[str]:
-    """Range checks that types alone cannot express."""
-    problems = []
-    if config.max_tokens < 1:
-        problems.append(f"out of range: maxTokens must be at least 1, not {config.max_tokens}")
-    if config.max_tokens_multiline is not None and config.max_tokens_multiline < 1:
-        problems.append("out of range: maxTokensMultiline must be at least 1")
-    if config.temperature < 0:
-        problems.append("out of range: temperature must not be negative")
-    if config.engine.n_ctx < 64:
-        problems.append("out of range: engine.nCtx must be at least 64")
-    if config.context.max_tokens < 16:
-        problems.append("out of range: context.maxTokens must be at least 16")
-    problems.extend(check_cross_file(config.context.cross_file))
-    return problems
-
-
-def _without_out_of_range(config: Config) -> Config:
+    config = _structure_section(Config, normalise_keys(dict(raw)), "", problems)
     defaults = Config()
-    return dataclasses.replace(
-        config,
-        max_tokens=config.max_tokens if config.max_tokens >= 1 else defaults.max_tokens,
-        max_tokens_multiline=(
-            config.max_tokens_multiline
-            if config.max_tokens_multiline is None or config.max_tokens_multiline >= 1
-            else defaults.max_tokens_multiline
-        ),
-        temperature=max(config.temperature, 0.0),
-        engine=config.engine
-        if config.engine.n_ctx >= 64
-        else dataclasses.replace(config.engine, n_ctx=defaults.engine.n_ctx),
-        context=_context_in_range(config.context, defaults.context),
-    )
+    for rule in RULES:
+        value = _get(config, rule.path)
+        if not rule.allowed(value):
+            default = _get(defaults, rule.path)
+            problems.append(
+                f"{rule.path}: {_shown(value)} is not allowed (expected {rule.expected}); "
+                f"using the default ({_shown(default)})"
+            )
+            config = _replace(config, rule.path, default)
+    for cross in CROSS_RULES:
+        found = cross.check(config)
+        if found is not None:
+            expected, fallback = found
+            value = _get(config, cross.path)
+            problems.append(
+                f"{cross.path}: {_shown(value)} is too large (expected {expected}); "
+                f"using {_shown(fallback)}"
+            )
+            config = _replace(config, cross.path, fallback)
+    return config, problems
 
 
-def _context_in_range(context: ContextOptions, defaults: ContextOptions) -> ContextOptions:
-    if context.max_tokens < 16:
-        return defaults
-    if any(p.startswith("out of range") for p in check_cross_file(context.cross_file)):
-        return dataclasses.replace(context, cross_file=defaults.cross_file)
-    return context
+def _structure_section(cls: type, raw: Any, where: str, problems: list[str]) -> Any:
+    """One dataclass from its dict, field by field."""
+    if not isinstance(raw, Mapping):
+        problems.append(
+            f"{where or 'configuration'}: expected a table of settings, got {_shown(raw)}"
+        )
+        return cls()
+    hints = get_type_hints(cls)
+    fields = {camel_case(f.name): f for f in dataclasses.fields(cls)}
+    unknown = [key for key in raw if key not in fields]
+    if unknown:
+        problems.append(f"unknown setting {', '.join(unknown)} in {where or 'the top level'}")
+    values: dict[str, Any] = {}
+    for key, item in raw.items():
+        spec = fields.get(key)
+        if spec is None:
+            continue
+        path = f"{where}.{key}" if where else key
+        hint = hints[spec.name]
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            values[spec.name] = _structure_section(hint, item, path, problems)
+            continue
+        try:
+            values[spec.name] = _structure_value(item, hint)
+        except (ValueError, TypeError, cattrs.BaseValidationError) as error:
+            problems.append(f"{path}: {_reason(error)}; using the default")
+    return cls(**values)
+
+
+def _structure_value(value: Any, hint: Any) -> Any:
+    if typing.get_origin(hint) is tuple and not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list, got {_shown(value)}")
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        names = [member.value for member in hint]
+        if value not in names:
+            raise ValueError(f"expected one of {', '.join(map(str, names))}, got {_shown(value)}")
+        return hint(value)
+    return CONVERTER.structure(value, hint)
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, cattrs.BaseValidationError):
+        inner = error.exceptions[0] if error.exceptions else error
+        return _reason(inner)
+    return str(error)
+
+
+def effective(config: Config) -> dict[str, Any]:
+    """The tree as ``dscoder-lsp config`` prints it: with the model that will run."""
+    result = unstructure(config)
+    settings = config.engine_settings()
+    result["model"] = {"path": settings.model_path, "name": settings.model_name}
+    return result
 
 
 def unstructure(config: Config) -> dict[str, Any]:
@@ -402,8 +595,17 @@ def settings_from_client(settings: Any) -> dict[str, Any]:
     """``workspace/didChangeConfiguration`` settings: ``{"dscoder": {...}}`` or the tree."""
     if not isinstance(settings, Mapping):
         return {}
-    section = settings.get("dscoder", settings)
-    return dict(section) if isinstance(section, Mapping) else {}
+    if "dscoder" in settings:
+        section = settings["dscoder"]
+        if section is None:
+            return {}
+        return dict(section) if isinstance(section, Mapping) else {"dscoder": section}
+    # Editors send every tool's section ({"python": ..., "editor": ...}): a
+    # tree with none of our keys is someone else's, not unknown settings.
+    ours = {camel_case(f.name) for f in dataclasses.fields(Config)}
+    if not any(camel_case(snake_case(str(key))) in ours for key in settings):
+        return {}
+    return dict(settings)
 
 
 def environ_snapshot() -> dict[str, str]:

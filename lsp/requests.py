@@ -17,6 +17,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from completion.document import Document
+from completion.large_text import utf8_length
 from completion.pipeline import Completion
 from engines.base import EngineError
 from lsp.documents import encoding_of
@@ -35,6 +36,9 @@ class InvalidRequest(JsonRpcInvalidParams):
 
 def document_for(server: DscoderServer, uri: str) -> Document:
     document = server.documents.get(uri)
+    if document is None and (large := server.large_documents.get(uri)) is not None:
+        # Text only: a stand-in that ``complete_at`` skips (see lsp/documents.py).
+        return Document(uri=uri, text="", language_id=large.language_id, version=large.version)
     if document is None:
         raise InvalidRequest(f"document is not open: {uri} (send textDocument/didOpen first)")
     return document
@@ -58,7 +62,10 @@ def skip_reason(server: DscoderServer, document: Document) -> str | None:
         return "completions are disabled"
     if document.language_id in config.disabled_languages:
         return f"completions are disabled for {document.language_id}"
-    if len(document.text) > config.max_document_bytes:
+    size = server.document_bytes.get(document.uri)
+    if size is None or server.documents.get(document.uri) is not document:
+        size = utf8_length(document.text)  # a document the request itself sent
+    if document.uri in server.large_documents or size > config.max_document_bytes:
         return f"document is larger than maxDocumentBytes ({config.max_document_bytes})"
     if "\x00" in document.text:
         return "document looks binary (contains NUL characters)"
@@ -84,7 +91,8 @@ async def complete_at(
     invoked: bool = False,
 ) -> Completion | None:
     """Run the pipeline at ``position``; None when there is nothing to offer."""
-    offset = cursor_offset(server, document, position)
+    large = document.uri in server.large_documents
+    offset = 0 if large else cursor_offset(server, document, position)
     reason = skip_reason(server, document)
     if reason is not None:
         log.debug("no completion for %s: %s", document.uri, reason)

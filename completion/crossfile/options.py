@@ -89,22 +89,3 @@ class CrossFileOptions:
             "recent": self.recent.enabled,
         }
         return switches.get(source, False)
-
-
-def check_cross_file(options: CrossFileOptions) -> list[str]:
-    """Range checks for the section (the integrator adds them to config.check_values)."""
-    problems = []
-    if not 0 <= options.share <= 0.9:
-        problems.append("out of range: context.crossFile.share must be between 0 and 0.9")
-    unknown = [name for name in options.sources if name not in SOURCES]
-    if unknown:
-        known = ", ".join(SOURCES)
-        problems.append(f"context.crossFile.sources: unknown {', '.join(unknown)} (known: {known})")
-    for name, share in (
-        ("openFiles", options.open_files.share),
-        ("imports", options.imports.share),
-        ("recent", options.recent.share),
-    ):
-        if not 0 <= share <= 1:
-            problems.append(f"out of range: context.crossFile.{name}.share must be between 0 and 1")
-    return problems

@@ -38,7 +38,8 @@ async def test_the_token_estimate_learned_once_serves_later_requests(
     engine = await service.ready_engine()
     pipeline = service.pipeline_for(engine)
     assert pipeline.counter.calibrated
-    assert first.usage.prompt_tokens_total + pipeline.max_tokens(True) < 512
+    reserved = pipeline.max_tokens(first.multiline)
+    assert first.usage.prompt_tokens_total + reserved < 512
 
     await service.complete(document, document.line_start(1200))
     assert service.pipeline_for(engine) is pipeline

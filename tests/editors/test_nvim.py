@@ -46,9 +46,10 @@ def test_attaches_with_filetype_and_keymaps(start_editor: StartEditor) -> None:
     assert info["root"] == str(editor.workspace)  # found through the .git root marker
     assert info["cmd"] == "--stdio"
     assert editor.nvim.eval("maparg('<Tab>', 'i', 0, 1)")["desc"] == "dscoder: accept suggestion"
-    assert editor.lua("return vim.api.nvim_get_hl(0, { name = 'DscoderGhostText' }).link") == (
-        "Comment"
-    )
+    # Dim either way: linked to Comment, or (headless: no termguicolors, and the
+    # default Comment has no cterm colour) the 256-colour fallback.
+    ghost = editor.lua("return vim.api.nvim_get_hl(0, { name = 'DscoderGhostText' })")
+    assert ghost.get("link") == "Comment" or ghost.get("ctermfg") == 244, ghost
     wait_for(lambda: editor.server_stats()["modelState"] == "ready", what="the model to load")
     status = editor.lua("return require('dscoder').status_line()")
     assert "model " + editor.server_stats()["model"] in status

@@ -15,11 +15,29 @@ end
 local group = vim.api.nvim_create_augroup('dscoder', { clear = true })
 
 local function highlight()
-  vim.api.nvim_set_hl(0, 'DscoderGhostText', { link = 'Comment', default = true })
+  local comment = vim.api.nvim_get_hl(0, { name = 'Comment', link = false })
+  if comment.ctermfg or vim.o.termguicolors then
+    vim.api.nvim_set_hl(0, 'DscoderGhostText', { link = 'Comment', default = true })
+    return
+  end
+  -- In 256 colours (tmux without RGB, the Linux console) a Comment without a
+  -- cterm colour would draw suggestions exactly like code: use a dim grey.
+  vim.api.nvim_set_hl(0, 'DscoderGhostText', {
+    fg = comment.fg,
+    italic = true,
+    ctermfg = 244,
+    cterm = { italic = true },
+    default = true,
+  })
 end
 highlight()
 -- :colorscheme clears highlights first; link again unless the scheme set it.
 vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = highlight })
+vim.api.nvim_create_autocmd('OptionSet', {
+  group = group,
+  pattern = 'termguicolors',
+  callback = highlight,
+})
 vim.api.nvim_create_autocmd('LspAttach', {
   group = group,
   callback = function(args)

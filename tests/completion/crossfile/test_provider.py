@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from completion.crossfile.index import WorkspaceIndex
-from completion.crossfile.options import CrossFileOptions, ImportsOptions, check_cross_file
+from completion.crossfile.options import CrossFileOptions, ImportsOptions
 from completion.crossfile.provider import CrossFileProvider, allocate
 from completion.crossfile.snippet import Snippet
 from completion.pipeline import TokenEstimator
@@ -170,12 +170,6 @@ async def test_prepare_waits_at_most_wait_ms(tmp_path: Path) -> None:
     await provider.prepare(app, options)
     assert provider.select(app, len(APP), options, 400, TokenEstimator())
     provider.index.close()
-
-
-def test_config_checks() -> None:
-    assert check_cross_file(CrossFileOptions()) == []
-    problems = check_cross_file(CrossFileOptions(share=2.0, sources=("imports", "tabs")))
-    assert len(problems) == 2 and "tabs" in problems[1]
 
 
 def test_edits_and_saves_reach_the_ring_and_the_index(tmp_path: Path) -> None:

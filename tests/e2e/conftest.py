@@ -55,6 +55,7 @@ async def start_server(client_name: str) -> AsyncIterator[StartServer]:
         config = ClientServerConfig(server_command=server_command(*flags), server_env=env)
         client = await config.start()
         started.append(client)
+        accept_registrations(client)
         result = await client.initialize_session(
             types.InitializeParams(
                 capabilities=capabilities_for(client_name),
@@ -69,6 +70,18 @@ async def start_server(client_name: str) -> AsyncIterator[StartServer]:
     yield start
     for client in started:
         await client.shutdown_session()
+
+
+def accept_registrations(client: LanguageClient) -> None:
+    """Answer client/registerCapability as editors do (the server registers a file watcher)."""
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def _register(params: types.RegistrationParams) -> None:
+        return None
+
+    @client.feature(types.CLIENT_UNREGISTER_CAPABILITY)
+    def _unregister(params: types.UnregistrationParams) -> None:
+        return None
 
 
 @pytest.fixture

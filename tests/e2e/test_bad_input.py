@@ -300,6 +300,10 @@ async def next_completion_works(client: LanguageClient, uri: str, encoding: str)
     assert isinstance(result, types.InlineCompletionList)
     assert [item.insert_text for item in result.items] == [HEALTHY["middle"].rstrip()]
     assert result.items[0].range == types.Range(start=position, end=position)
+    # Closed again, so it never becomes another check's cross-file context.
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
 
 
 class RawServer:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from completion.context import Context, ContextOptions, build_context
 from completion.document import Document
 from completion.postprocess import StreamCutter, postprocess
+from completion.privacy import ScrubOptions, reinserts_placeholder, scrub
 from completion.prompt import (
     DEFAULT_TEMPLATE,
     FimTemplate,
@@ -36,6 +37,7 @@ from engines.base import (
     GenerationUsage,
     ModelInfo,
 )
+from engines.registry import REMOTE_ENGINES
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class CompletionOptions:
     template: str = "auto"
     """FIM template name, or 'auto' to detect it from the model."""
     context: ContextOptions = field(default_factory=ContextOptions)
+    scrub_secrets: ScrubOptions = field(default_factory=ScrubOptions)
+    """Where credential shapes are replaced before the prompt reaches the engine."""
 
 
 @dataclass
@@ -155,14 +159,23 @@ class CompletionPipeline:
             document, offset, self.context_options(), self.counter, file_path=file_path
         )
 
+    @property
+    def scrubbing(self) -> bool:
+        """Whether prompts for this engine pass secret scrubbing (completion/privacy.py)."""
+        return self.options.scrub_secrets.applies(self.engine.name in REMOTE_ENGINES)
+
     def make_prompt(self, context: Context) -> Prompt:
-        return build_prompt(
+        prefix, suffix, scrubbed = context.header + context.prefix, context.suffix, 0
+        if self.scrubbing:
+            prefix, suffix, scrubbed = scrub(prefix, suffix)
+        prompt = build_prompt(
             self.template,
-            context.header + context.prefix,
-            context.suffix,
+            prefix,
+            suffix,
             self.options.stop,
             line_in_middle=self.options.context.line_in_middle,
         )
+        return dataclasses.replace(prompt, secrets_scrubbed=scrubbed) if scrubbed else prompt
 
     async def fit_prompt(
         self,
@@ -270,6 +283,10 @@ class CompletionPipeline:
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
         result.text = postprocess(raw, context, prompt.stop)
+        if prompt.secrets_scrubbed and reinserts_placeholder(result.text):
+            # The model copied a placeholder: inserting it would overwrite a secret.
+            result.text = ""
+            result.skipped = "the completion would re-insert a scrubbed secret"
         timing.postprocess_ms = (time.perf_counter() - post_started) * 1000
         timing.total_ms = (time.perf_counter() - started) * 1000
         self.stats.record_latency(timing.total_ms, timing.engine_ms)
@@ -297,7 +314,7 @@ class CompletionPipeline:
         )
         usage = GenerationUsage()
         cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)
-        self.stats.add(engine_calls=1)
+        self.stats.add(engine_calls=1, secrets_scrubbed=prompt.secrets_scrubbed)
         engine_started = time.perf_counter()
         stream = self.engine.stream(request, usage)
         try:

@@ -181,6 +181,8 @@ class Prompt:
     suffix: str
     middle_start: str = ""
     """The end of ``prefix`` that ``text`` puts after the middle marker instead."""
+    secrets_scrubbed: int = 0
+    """Credentials replaced by a placeholder in this prompt (completion/privacy.py)."""
 
 
 def typed_on_line(prefix: str) -> str:

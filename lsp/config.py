@@ -29,7 +29,9 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from completion.context import ContextOptions
 from completion.pipeline import CompletionOptions
+from completion.privacy import ExcludeOptions, ScrubOptions
 from completion.scheduler import SchedulerOptions
+from engines.credentials import redact
 from engines.registry import EngineSettings
 
 
@@ -66,6 +68,10 @@ class Config:
     """languageIds that never get completions (e.g. "markdown", "plaintext")."""
     max_document_bytes: int = 10_000_000
     """Documents larger than this get no completions (they are still tracked)."""
+    exclude: ExcludeOptions = field(default_factory=ExcludeOptions)
+    """Files that never reach an engine, by glob (see completion/privacy.py)."""
+    scrub_secrets: ScrubOptions = field(default_factory=ScrubOptions)
+    """Replace credentials in prompts: remote engines by default, local optionally."""
 
     def completion_options(self) -> CompletionOptions:
         return CompletionOptions(
@@ -76,6 +82,7 @@ class Config:
             stop=self.stop,
             template=self.template,
             context=self.context,
+            scrub_secrets=self.scrub_secrets,
         )
 
     def engine_settings(self) -> EngineSettings:
@@ -247,8 +254,11 @@ def _without_out_of_range(config: Config) -> Config:
 
 def unstructure(config: Config) -> dict[str, Any]:
     result: dict[str, Any] = CONVERTER.unstructure(config)
-    if result.get("engine", {}).get("apiKey"):
-        result["engine"]["apiKey"] = "***"
+    engine = result.get("engine", {})
+    if engine.get("apiKey"):
+        engine["apiKey"] = "***"
+    if engine.get("endpoint"):
+        engine["endpoint"] = redact(engine["endpoint"])
     return result
 
 

@@ -9,21 +9,20 @@ past the end of a line means the end of that line.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from completion.document import Document
-from lsp.positions import PositionError, offset_at
-from lsp.server import DscoderServer
+from lsp.positions import PositionError, encoding_of, offset_at
+from lsp.requests import exclusion_of
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 log = logging.getLogger(__name__)
 
-
-def encoding_of(server: DscoderServer) -> str:
-    """The negotiated position encoding as a plain string ("utf-16", ...)."""
-    encoding = server.workspace.position_encoding or "utf-16"
-    # lsprotocol's PositionEncodingKind is a str Enum: str() would give its name.
-    return str(getattr(encoding, "value", encoding))
+STATUS = "dscoder/status"
 
 
 def register(server: DscoderServer) -> None:
@@ -33,6 +32,7 @@ def register(server: DscoderServer) -> None:
         ls.documents[item.uri] = Document(
             uri=item.uri, text=item.text, language_id=item.language_id, version=item.version
         )
+        report_exclusion(ls, item.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DscoderServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -52,6 +52,15 @@ def register(server: DscoderServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DscoderServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.documents.pop(params.text_document.uri, None)
+
+
+def report_exclusion(server: DscoderServer, uri: str) -> None:
+    """Tell the editor that ``uri`` gets nothing, and why (``dscoder/status``)."""
+    reason = exclusion_of(server).reason(uri)
+    if reason is None:
+        return
+    log.info("%s: %s", uri, reason)
+    server.protocol.notify(STATUS, {"uri": uri, "excluded": True, "reason": reason})
 
 
 def apply_partial_change(

@@ -1,7 +1,8 @@
 """The ``dscoder-lsp`` command: the server, and headless ``complete``.
 
 ``dscoder-lsp [--stdio]`` serves LSP on stdin/stdout (the default);
-``--tcp --port N`` serves on a loopback socket. ``dscoder-lsp complete
+``--tcp --port N`` serves on a loopback socket, one session per connection
+(lsp/tcp.py; other hosts need ``--allow-remote`` and a token). ``dscoder-lsp complete
 FILE:LINE:COL`` prints the completion the editor would show, from the same
 pipeline. ``testbed`` and ``serve-vllm`` hand over to their own modules.
 

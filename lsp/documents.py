@@ -3,7 +3,8 @@
 The server keeps its own ``completion.document.Document`` per URI (its edits
 drive the incremental syntax tree). Change ranges arrive in the negotiated
 position encoding and are converted leniently, as the spec asks: a column
-past the end of a line means the end of that line.
+past the end of a line means the end of that line. Opening an excluded
+file (completion/privacy.py) sends ``dscoder/status`` saying so.
 """
 
 from __future__ import annotations

@@ -174,6 +174,10 @@ _OPEN_ASSIGNMENT = re.compile(
 _CLOSING_VALUE = re.compile(r"\A[^\"'\n]+(?=[\"'])")
 
 
+def _last_line(text: str) -> int:
+    return text.rfind("\n") + 1
+
+
 def _inside_key_block(text: str) -> bool:
     begins = [m.start() for m in _KEY_BEGIN.finditer(text)]
     ends = [m.start() for m in _KEY_END.finditer(text)]
@@ -204,7 +208,7 @@ def scrub(prefix: str, suffix: str) -> tuple[str, str, int]:
         scrubbed_suffix = PLACEHOLDER + (suffix[tail.end() :] if tail else "")
         scrubbed_suffix, more = replace_secrets(scrubbed_suffix, PLACEHOLDER)
         count += (0 if cursor_in_key else 1) + more
-    elif (typing := _OPEN_ASSIGNMENT.search(scrubbed_prefix)) is not None:
+    elif typing := _OPEN_ASSIGNMENT.search(scrubbed_prefix, _last_line(scrubbed_prefix)):
         rest = _CLOSING_VALUE.match(scrubbed_suffix)
         if typing.group(2) or rest:
             scrubbed_prefix = scrubbed_prefix[: typing.start(2)] + PLACEHOLDER

@@ -28,87 +28,149 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class SecretPattern:
-    """One credential shape: ``group`` of ``regex`` is the secret itself."""
+    """One credential shape: ``group`` of ``regex`` is the secret itself.
+
+    ``hints`` are substrings one of which every match contains (compared
+    lower-cased when ``fold``): the regex runs only on text that has one, so a
+    prompt without credentials costs a few substring searches. When
+    ``anchored``, every match starts with a hint, and the regex is tried only
+    at the hints' positions (common words such as "token" stay cheap).
+    """
 
     name: str
     regex: re.Pattern[str]
-    group: int = 0
+    group: int
+    hints: tuple[str, ...]
+    fold: bool = False
+    anchored: bool = False
 
 
-def _pattern(name: str, regex: str, group: int = 0, flags: int = 0) -> SecretPattern:
-    return SecretPattern(name, re.compile(regex, flags), group)
+def _pattern(
+    name: str,
+    regex: str,
+    hints: tuple[str, ...],
+    group: int = 0,
+    fold: bool = False,
+    anchored: bool = False,
+) -> SecretPattern:
+    flags = re.IGNORECASE if fold else 0
+    return SecretPattern(name, re.compile(regex, flags), group, hints, fold, anchored)
 
 
 _KEY_LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"
+_SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "api_key", "api-key", "apikey")
 
 SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     _pattern(
         "private-key-block",
         # An unterminated block (the cursor inside it) runs to the end of the text.
         rf"-----BEGIN {_KEY_LABEL}-----[\s\S]*?(?:-----END {_KEY_LABEL}-----|\Z)",
+        ("PRIVATE KEY",),
     ),
-    _pattern("aws-access-key-id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"),
+    _pattern(
+        "aws-access-key-id",
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+        ("AKIA", "ASIA", "ABIA", "ACCA"),
+    ),
     _pattern(
         "aws-secret-access-key",
         r"(aws_secret_access_key[\"']?\s*[:=]>?\s*[\"']?)([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+        ("aws_secret_access_key",),
         group=2,
-        flags=re.IGNORECASE,
+        fold=True,
     ),
-    _pattern("github-token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b"),
-    _pattern("github-fine-grained-token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"),
-    _pattern("gitlab-token", r"\bgl(?:pat|dt|ptt|rt|cbt|oas)-[A-Za-z0-9_\-]{20,}"),
-    _pattern("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    _pattern(
+        "github-token",
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    _pattern("github-fine-grained-token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b", ("github_pat_",)),
+    _pattern(
+        "gitlab-token",
+        r"\bgl(?:pat|dt|ptt|rt|cbt|oas)-[A-Za-z0-9_\-]{20,}",
+        ("glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "gloas-"),
+    ),
+    _pattern("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", ("xox",)),
     _pattern(
         "slack-webhook",
         r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+",
+        ("hooks.slack.com",),
     ),
-    _pattern("openai-style-key", r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_\-]{20,}"),
-    _pattern("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     _pattern(
+        "openai-style-key", r"\bsk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_\-]{20,}", ("sk-",)
+    ),
+    _pattern("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", ("eyJ",)),
+    _pattern(
+        # scheme://user:PASSWORD@host; starts at "://" so the regex engine can seek it.
         "url-credentials",
-        r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@\"']+:)([^/\s@\"']+)(?=@)",
+        r"(://[^/\s:@\"']+:)([^/\s@\"']+)(?=@)",
+        ("://",),
         group=2,
     ),
     _pattern(
+        # A digit somewhere: "Bearer authentication" in prose is not a token.
         "bearer-token",
-        r"(\bBearer\s+)([A-Za-z0-9._~+/-]{8,}=*)",
+        r"(\bBearer\s+)((?=[A-Za-z._~+/-]*[0-9])[A-Za-z0-9._~+/-]{8,}=*)",
+        ("bearer",),
         group=2,
-        flags=re.IGNORECASE,
+        fold=True,
     ),
     _pattern(
         # password = "hunter22", "api_key": 'abc...', token: "..."
         "quoted-assignment",
-        r"(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey)"
+        r"((?:password|passwd|pwd|secret|token|api[_-]?key|apikey)"
         r"[A-Za-z0-9_]*[\"']?\s*(?::=|=>|[:=])\s*)([\"'])([^\"'\s]{4,})\2",
+        _SECRET_WORDS,
         group=3,
-        flags=re.IGNORECASE,
+        fold=True,
+        anchored=True,
     ),
     _pattern(
         # PASSWORD=hunter22 in .env and shell style (literal, not $VAR or a call)
         "env-assignment",
         r"(?m)(^[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY)"
         r"[A-Z0-9_]*[ \t]*=[ \t]*)([^\s\"'$#(){}\[\]][^\s#]{3,})",
+        ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY"),
         group=2,
     ),
 )
+
+
+def _matches(pattern: SecretPattern, text: str, haystack: str) -> list[re.Match[str]]:
+    if not pattern.anchored:
+        return list(pattern.regex.finditer(text))
+    starts: set[int] = set()
+    for hint in pattern.hints:
+        at = haystack.find(hint)
+        while at >= 0:
+            starts.add(at)
+            at = haystack.find(hint, at + 1)
+    found: list[re.Match[str]] = []
+    for start in sorted(starts):
+        if found and start < found[-1].end():
+            continue
+        if (match := pattern.regex.match(text, start)) is not None:
+            found.append(match)
+    return found
 
 
 def replace_secrets(text: str, replacement: str) -> tuple[str, int]:
     """``text`` with every credential shape's secret replaced; and how many were."""
     count = 0
     for pattern in SECRET_PATTERNS:
-
-        def substitute(match: re.Match[str], pattern: SecretPattern = pattern) -> str:
-            nonlocal count
+        haystack = text.lower() if pattern.fold else text
+        if not any(hint in haystack for hint in pattern.hints):
+            continue
+        pieces: list[str] = []
+        done = 0
+        for match in _matches(pattern, text, haystack):
             if match.group(pattern.group) == replacement:
-                return match.group(0)
+                continue
             count += 1
-            start = match.start(pattern.group) - match.start(0)
-            end = match.end(pattern.group) - match.start(0)
-            whole = match.group(0)
-            return whole[:start] + replacement + whole[end:]
-
-        text = pattern.regex.sub(substitute, text)
+            pieces += [text[done : match.start(pattern.group)], replacement]
+            done = match.end(pattern.group)
+        if pieces:
+            text = "".join(pieces) + text[done:]
     return text, count
 
 

@@ -173,6 +173,7 @@ def test_each_credential_shape_is_scrubbed(name: str) -> None:
         "def tokenize(text):\n    return text.split()\n",
         "url = 'https://example.com/path'\n",
         "key = 'short'\n",
+        "# Uses Bearer authentication over HTTPS.\n",
     ],
 )
 def test_code_without_literal_secrets_is_left_alone(text: str) -> None:

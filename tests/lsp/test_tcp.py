@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,6 @@ def _start(tmp_path: Path, *flags: str, env: dict[str, str] | None = None) -> Tc
                 return TcpServer(process, int(line.rsplit(":", 1)[1]), log)
         if process.poll() is not None:
             raise AssertionError(f"server exited: {log.read_text(errors='replace')}")
-        import time
-
         time.sleep(0.01)
     raise AssertionError("server never said where it listens")
 

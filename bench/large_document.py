@@ -79,7 +79,7 @@ async def server_work(text: str, rounds: int) -> list[float]:
 
     from lsp.config import ConfigSources
     from lsp.framing import handle_body
-    from lsp.server import create_server
+    from lsp.compose import create_server
 
     class Discard:
         def write(self, data: bytes) -> None:

@@ -23,6 +23,7 @@ from completion.crossfile.provider import CrossFileProvider
 from completion.crossfile.snippet import Snippet, path_comment, render_block, source_order
 from completion.document import Document
 from completion.postprocess import StreamCutter, postprocess
+from completion.privacy import ScrubOptions, reinserts_placeholder, scrub
 from completion.prompt import (
     DEFAULT_TEMPLATE,
     FimTemplate,
@@ -40,6 +41,7 @@ from engines.base import (
     ModelInfo,
 )
 from engines.fleet import session_key
+from engines.registry import REMOTE_ENGINES
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ class CompletionOptions:
     template: str = "auto"
     """FIM template name, or 'auto' to detect it from the model."""
     context: ContextOptions = field(default_factory=ContextOptions)
+    scrub_secrets: ScrubOptions = field(default_factory=ScrubOptions)
+    """Where credential shapes are replaced before the prompt reaches the engine."""
 
 
 @dataclass
@@ -248,23 +252,36 @@ class CompletionPipeline:
             log.exception("cross-file context failed for %s", document.uri)
             return ()
 
+    @property
+    def scrubbing(self) -> bool:
+        """Whether prompts for this engine pass secret scrubbing (completion/privacy.py)."""
+        return self.options.scrub_secrets.applies(self.engine.name in REMOTE_ENGINES)
+
     def make_prompt(self, context: Context) -> Prompt:
+        prefix, suffix, scrubbed = context.header + context.prefix, context.suffix, 0
+        head_chars = context.cross_file_chars
+        grouped: dict[str, list[str]] = {}
+        for snippet in source_order(context.snippets, SOURCES):
+            grouped.setdefault(snippet.path, []).append(snippet.text)
+        files = tuple((path, "\n".join(texts)) for path, texts in grouped.items())
+        if self.scrubbing:
+            # Other files' block is scrubbed apart, so its length stays known
+            # for servers that take it apart (input_extra), scrubbed the same.
+            head, _, in_head = scrub(prefix[:head_chars], "")
+            rest, suffix, in_rest = scrub(prefix[head_chars:], suffix)
+            prefix, head_chars, scrubbed = head + rest, len(head), in_head + in_rest
+            files = tuple((path, scrub(text, "")[0]) for path, text in files)
         prompt = build_prompt(
             self.template,
-            context.header + context.prefix,
-            context.suffix,
+            prefix,
+            suffix,
             self.options.stop,
             line_in_middle=self.options.context.line_in_middle,
         )
-        if not context.snippets:
+        if not files and not scrubbed:
             return prompt
-        files: dict[str, list[str]] = {}
-        for snippet in source_order(context.snippets, SOURCES):
-            files.setdefault(snippet.path, []).append(snippet.text)
         return dataclasses.replace(
-            prompt,
-            files=tuple((path, "\n".join(texts)) for path, texts in files.items()),
-            files_chars=context.cross_file_chars,
+            prompt, files=files, files_chars=head_chars, secrets_scrubbed=scrubbed
         )
 
     async def fit_prompt(
@@ -382,6 +399,10 @@ class CompletionPipeline:
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
         result.text = postprocess(raw, context, prompt.stop)
+        if prompt.secrets_scrubbed and reinserts_placeholder(result.text):
+            # The model copied a placeholder: inserting it would overwrite a secret.
+            result.text = ""
+            result.skipped = "the completion would re-insert a scrubbed secret"
         if result.text and line_ending_at(document, offset) == "\r\n":
             result.text = result.text.replace("\n", "\r\n")  # the document's own endings
         timing.postprocess_ms = (time.perf_counter() - post_started) * 1000
@@ -415,7 +436,7 @@ class CompletionPipeline:
         )
         usage = GenerationUsage()
         cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)
-        self.stats.add(engine_calls=1)
+        self.stats.add(engine_calls=1, secrets_scrubbed=prompt.secrets_scrubbed)
         engine_started = time.perf_counter()
         stream = self.engine.stream(request, usage)
         try:

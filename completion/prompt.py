@@ -186,6 +186,8 @@ class Prompt:
     (llama-server's /infill ``input_extra``); ``prefix`` holds them already,
     in its first ``files_chars`` characters."""
     files_chars: int = 0
+    secrets_scrubbed: int = 0
+    """Credentials replaced by a placeholder in this prompt (completion/privacy.py)."""
 
 
 def typed_on_line(prefix: str) -> str:

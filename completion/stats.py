@@ -44,6 +44,10 @@ class Stats:
     skipped: int = 0
     empty: int = 0
     errors: int = 0
+    secrets_scrubbed: int = 0
+    """Credentials replaced by a placeholder in prompts sent to an engine."""
+    excluded: int = 0
+    """Requests refused because their file is excluded (completion/privacy.py)."""
     last_latency_ms: float = 0.0
     last_engine_ms: float = 0.0
     last_error: str | None = None
@@ -115,6 +119,8 @@ class Stats:
                 "skipped": self.skipped,
                 "empty": self.empty,
                 "errors": self.errors,
+                "secretsScrubbed": self.secrets_scrubbed,
+                "excluded": self.excluded,
                 "latencyP50Ms": round(percentile(latencies, 0.5), 2),
                 "latencyP95Ms": round(percentile(latencies, 0.95), 2),
                 "engineP50Ms": round(percentile(engine, 0.5), 2),

@@ -15,12 +15,19 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from engines.credentials import redact
+
 
 class EngineError(Exception):
     """A failure the user can act on: a missing model, an unreachable server.
 
-    ``str(error)`` is one clear sentence that names what is wrong.
+    ``str(error)`` is one clear sentence that names what is wrong. It is
+    redacted on the way in (a 401 body echoing the key, a password in the
+    endpoint URL), so every place that shows or logs it is safe.
     """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ModelLoadError(EngineError):

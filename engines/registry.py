@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engines.base import Engine, EngineError
+from engines.credentials import remember_secret
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 from engines.presets import PRESETS
 
@@ -98,13 +99,15 @@ def _remote(settings: EngineSettings, probe_tokens: frozenset[str]) -> Engine:
             f"engine {settings.name!r} needs a server URL: set engine.endpoint (--endpoint URL)"
         )
     hedge = settings.hedge_after_ms
+    api_key = resolve_api_key(settings.api_key, settings.api_key_env, preset)
+    remember_secret(api_key)  # masked wherever it appears: a 401 body, a log line
     options = RemoteOptions(
         endpoint=endpoint,
         endpoints=listed,
         session_header=settings.session_header,
         hedge_after=hedge / 1000 if hedge is not None and hedge > 0 else None,
         model_name=settings.model_name,
-        api_key=resolve_api_key(settings.api_key, settings.api_key_env, preset),
+        api_key=api_key,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
         deadline=settings.request_deadline,

@@ -1,7 +1,8 @@
 """The ``dscoder-lsp`` command: the server, and headless ``complete``.
 
 ``dscoder-lsp [--stdio]`` serves LSP on stdin/stdout (the default);
-``--tcp --port N`` serves on a loopback socket. ``dscoder-lsp complete
+``--tcp --port N`` serves on a loopback socket, one session per connection
+(lsp/tcp.py; other hosts need ``--allow-remote`` and a token). ``dscoder-lsp complete
 FILE:LINE:COL`` prints the completion the editor would show, from the same
 pipeline. ``testbed`` and ``serve-vllm`` hand over to their own modules.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from completion.document import Document
+from engines.credentials import RedactingFormatter, redact
 from lsp import __version__
 from lsp.config import (
     ConfigSources,
@@ -102,7 +104,8 @@ def configure_logging(verbosity: int, log_file: str | None) -> None:
         if log_file
         else logging.StreamHandler(sys.stderr)
     )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Secrets (the API key, URL passwords, tokens) are masked in every line.
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -132,15 +135,20 @@ def _protocol_stdout() -> BinaryIO:
 
 
 def run_server(args: argparse.Namespace) -> int:
-    from lsp.server import create_server
-
     sources, problems = build_sources(args)
-    server = create_server(sources, problems)
     if args.tcp:
-        log.info("serving LSP on %s:%d", args.host, args.port)
-        server.start_tcp(args.host, args.port)
-    else:
-        return server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
+        from lsp.tcp import TcpSetupError, serve_tcp, tcp_token
+
+        try:
+            token = tcp_token(args.token_file, environ_snapshot())
+            return serve_tcp(args.host, args.port, sources, problems, token, args.allow_remote)
+        except TcpSetupError as error:
+            sys.stderr.write(f"dscoder-lsp: {error}\n")
+            return 2
+    from lsp.compose import create_server
+
+    server = create_server(sources, problems)
+    return server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
     return 0
 
 
@@ -256,6 +264,7 @@ def workspace_root(path: Path) -> Path:
 async def _complete(
     args: argparse.Namespace, document: Document, offset: int, path: str | None
 ) -> int:
+    from completion.privacy import Exclusion
     from completion.service import CompletionService
     from engines.base import EngineError
 
@@ -267,6 +276,9 @@ async def _complete(
     config, more = sources.build()
     for problem in [*problems, *more]:
         print(f"dscoder-lsp: config: {problem}", file=sys.stderr)  # noqa: T201
+    excluded = Exclusion(config.exclude, [os.getcwd()]).reason(document.uri)
+    if excluded is not None:
+        raise CompleteError(f"no completion for {path or '<stdin>'}: {excluded}")
     service = CompletionService(config.completion_options(), config.engine_settings())
     file_path = Path(path).name if path else None
     if path:
@@ -322,14 +334,14 @@ def run_complete(args: argparse.Namespace) -> int:
         document, offset, path = load_document(args)
         return asyncio.run(_complete(args, document, offset, path))
     except CompleteError as error:
-        sys.stderr.write(f"dscoder-lsp: {error}\n")
+        sys.stderr.write(f"dscoder-lsp: {redact(str(error))}\n")
         return 1
 
 
 def show_config(args: argparse.Namespace) -> int:
     sources, problems = build_sources(args)
     config, more = sources.build()
-    sys.stdout.write(json.dumps(effective(config), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(redact(json.dumps(effective(config), indent=2, allow_nan=False)) + "\n")
     for problem in [*problems, *more]:
         sys.stderr.write(f"dscoder-lsp: config: {problem}\n")
     return 1 if problems or more else 0
@@ -348,7 +360,17 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (default)")
     mode.add_argument("--tcp", action="store_true", help="serve on a TCP socket")
     parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087; 0: any)")
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --tcp bind to a non-loopback address (needs a token; see docs/security.md)",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="TCP clients must send this file's token (env DSCODER_TOKEN) in initializationOptions",
+    )
     add_common_flags(parser)
     commands = parser.add_subparsers(dest="command")
 

@@ -7,11 +7,14 @@ text edit inserts the completion at the cursor; its label is the first line.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from lsp.requests import complete_at, document_for, lsp_range
-from lsp.server import DscoderServer
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 LABEL_LIMIT = 80
 _WORD_TAIL = re.compile(r"\w*$")

@@ -34,7 +34,9 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from completion.context import ContextOptions
 from completion.crossfile.options import SOURCES as CROSS_FILE_SOURCES
 from completion.pipeline import CompletionOptions
+from completion.privacy import ExcludeOptions, ScrubOptions
 from completion.scheduler import SchedulerOptions
+from engines.credentials import redact
 from engines.registry import EngineSettings
 
 
@@ -76,6 +78,10 @@ class Config:
     max_document_bytes: int = 10_000_000
     """Documents larger than this many UTF-8 bytes get no completions; only
     their text is kept, with cheap edits."""
+    exclude: ExcludeOptions = field(default_factory=ExcludeOptions)
+    """Files that never reach an engine, by glob (see completion/privacy.py)."""
+    scrub_secrets: ScrubOptions = field(default_factory=ScrubOptions)
+    """Replace credentials in prompts: remote engines by default, local optionally."""
 
     def completion_options(self) -> CompletionOptions:
         return CompletionOptions(
@@ -86,6 +92,7 @@ class Config:
             stop=self.stop,
             template=self.template,
             context=self.context,
+            scrub_secrets=self.scrub_secrets,
         )
 
     def engine_settings(self) -> EngineSettings:
@@ -460,8 +467,11 @@ def effective(config: Config) -> dict[str, Any]:
 
 def unstructure(config: Config) -> dict[str, Any]:
     result: dict[str, Any] = CONVERTER.unstructure(config)
-    if result.get("engine", {}).get("apiKey"):
-        result["engine"]["apiKey"] = "***"
+    engine = result.get("engine", {})
+    if engine.get("apiKey"):
+        engine["apiKey"] = "***"
+    if engine.get("endpoint"):
+        engine["endpoint"] = redact(engine["endpoint"])
     return result
 
 

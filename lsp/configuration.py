@@ -6,10 +6,14 @@ engine restarts only if its own settings changed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lsprotocol import types
 
 from lsp.config import settings_from_client
-from lsp.server import DscoderServer
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 
 def register(server: DscoderServer) -> None:

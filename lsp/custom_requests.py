@@ -8,20 +8,24 @@ says why completions feel slow (engine time versus queueing, cache hits).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from completion.document import Document
+from engines.credentials import redact
 from engines.fleet import ReportsEndpoints
 from lsp import __version__
 from lsp.requests import (
     InvalidRequest,
     complete_at,
     document_for,
+    exclusion_of,
     lsp_range,
 )
-from lsp.server import DscoderServer
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 COMPLETE = "dscoder/complete"
 STATS = "dscoder/stats"
@@ -56,13 +60,14 @@ def register(server: DscoderServer) -> None:
             document = Document(uri=uri, text=text, language_id=str(language_id or ""))
         else:
             document = document_for(ls, uri)
+        excluded = exclusion_of(ls).reason(document.uri)
         result = await complete_at(ls, document, _position(params), invoked=True)
         engine = ls.service.engine
         if result is None:
             return {
                 "text": "",
                 "range": None,
-                "skipped": ls.stats.last_error or "no completion",
+                "skipped": excluded or redact(ls.stats.last_error or "no completion"),
                 "engine": ls.service.engine_settings.name,
                 "model": engine.info.name if engine and engine.info else "",
             }
@@ -92,13 +97,15 @@ def register(server: DscoderServer) -> None:
     @server.feature(STATS)
     def stats(ls: DscoderServer, params: Any) -> dict[str, Any]:
         snapshot = ls.stats.snapshot()
+        if snapshot.get("lastError"):
+            snapshot["lastError"] = redact(snapshot["lastError"])
         status = ls.service.status
         snapshot.update(
             {
                 "engine": status.engine,
                 "model": status.model,
                 "modelState": status.state.value,
-                "modelMessage": status.message,
+                "modelMessage": redact(status.message),
                 "loadSeconds": round(status.load_seconds, 3),
                 "version": __version__,
             }

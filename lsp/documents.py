@@ -11,31 +11,30 @@ it is kept as a ``LargeText`` instead: text only, cheap edits, no tree. The
 log says so once per document. Lone surrogates (JSON lets a client send
 ``"\ud800"``) become U+FFFD in the server's copy: the same width in UTF-8,
 UTF-16 and UTF-32, so every position stays put, and no tokenizer, parser or
-engine ever sees them. The editor's buffer is never touched.
+engine ever sees them. The editor's buffer is never touched. Opening an
+excluded file (completion/privacy.py) sends ``dscoder/status`` saying so.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from completion.document import Document
 from completion.large_text import LargeText, utf8_length
-from lsp.positions import PositionError, column_to_index, offset_at
-from lsp.server import DscoderServer
+from lsp.positions import PositionError, column_to_index, encoding_of, offset_at
+from lsp.requests import exclusion_of
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 log = logging.getLogger(__name__)
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def encoding_of(server: DscoderServer) -> str:
-    """The negotiated position encoding as a plain string ("utf-16", ...)."""
-    encoding = server.workspace.position_encoding or "utf-16"
-    # lsprotocol's PositionEncodingKind is a str Enum: str() would give its name.
-    return str(getattr(encoding, "value", encoding))
+STATUS = "dscoder/status"
 
 
 def register(server: DscoderServer) -> None:
@@ -55,8 +54,9 @@ def register(server: DscoderServer) -> None:
             uri=item.uri, text=text, language_id=item.language_id, version=item.version
         )
         ls.documents[item.uri] = document
-        ls.service.cross_file.opened(document)
         ls.document_bytes[item.uri] = size
+        if not report_exclusion(ls, item.uri):
+            ls.service.cross_file.opened(document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DscoderServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -152,6 +152,16 @@ def _column(large: LargeText, line: int, character: int, encoding: str) -> int:
     if line >= large.line_count:
         return 0
     return column_to_index(large.line_text(line), max(character, 0), encoding, strict=False)
+
+
+def report_exclusion(server: DscoderServer, uri: str) -> bool:
+    """Tell the editor that ``uri`` gets nothing, and why (``dscoder/status``)."""
+    reason = exclusion_of(server).reason(uri)
+    if reason is None:
+        return False
+    log.info("%s: %s", uri, reason)
+    server.protocol.notify(STATUS, {"uri": uri, "excluded": True, "reason": reason})
+    return True
 
 
 def apply_partial_change(

@@ -8,10 +8,14 @@ older one, which pygls then answers with RequestCancelled.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lsprotocol import types
 
 from lsp.requests import complete_at, document_for, lsp_range
-from lsp.server import DscoderServer
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 
 def register(server: DscoderServer) -> None:

@@ -8,13 +8,16 @@ waits on a model load to start.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
 from completion.service import CompletionService
 from lsp import cross_file
 from lsp.config import settings_from_client
-from lsp.server import DscoderServer
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 log = logging.getLogger(__name__)
 

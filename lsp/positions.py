@@ -9,7 +9,12 @@ a character past the end of a line means the end of that line.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from completion.document import Document
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
@@ -19,6 +24,13 @@ SUPPORTED_ENCODINGS = (UTF16, UTF8, UTF32)
 
 class PositionError(ValueError):
     """A position that does not name a place in the document."""
+
+
+def encoding_of(server: LanguageServer) -> str:
+    """The position encoding negotiated in ``initialize``, as a plain string ("utf-16", ...)."""
+    encoding = server.workspace.position_encoding or UTF16
+    # lsprotocol's PositionEncodingKind is a str Enum: str() would give its name.
+    return str(getattr(encoding, "value", encoding))
 
 
 def units(char: str, encoding: str) -> int:

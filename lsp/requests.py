@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -19,10 +20,12 @@ from pygls.exceptions import JsonRpcInvalidParams
 from completion.document import Document
 from completion.large_text import utf8_length
 from completion.pipeline import Completion
+from completion.privacy import Exclusion
 from engines.base import EngineError
-from lsp.documents import encoding_of
-from lsp.positions import PositionError, offset_at, position_at
-from lsp.server import DscoderServer
+from lsp.positions import PositionError, encoding_of, offset_at, position_at
+
+if TYPE_CHECKING:
+    from lsp.server import DscoderServer
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,38 @@ def cursor_offset(server: DscoderServer, document: Document, position: types.Pos
         ) from None
 
 
+def workspace_roots(server: DscoderServer) -> tuple[str, ...]:
+    """The workspace folders as paths (empty before ``initialize``)."""
+    workspace = server.protocol.workspace
+    if workspace is None:
+        return ()
+    roots = [workspace.root_path] if workspace.root_path else []
+    for folder in workspace.folders.values():
+        parsed = urlparse(folder.uri)
+        if parsed.scheme == "file":
+            roots.append(unquote(parsed.path))
+    return tuple(dict.fromkeys(roots))
+
+
+def exclusion_of(server: DscoderServer) -> Exclusion:
+    """The server's exclusion, rebuilt when the settings or the workspace folders changed.
+
+    Context sources ask ``exclusion_of(server).excludes(uri)`` before reading
+    another document.
+    """
+    roots = workspace_roots(server)
+    current = server.exclusion
+    if current.options != server.config.exclude or current.roots != roots:
+        server.exclusion = Exclusion(server.config.exclude, roots)
+    return server.exclusion
+
+
 def skip_reason(server: DscoderServer, document: Document) -> str | None:
     """Why this document gets no completion at all, if it does not."""
+    excluded = exclusion_of(server).reason(document.uri)
+    if excluded is not None:
+        server.stats.add(excluded=1)
+        return excluded
     config = server.config
     if not config.enable:
         return "completions are disabled"

@@ -1,10 +1,17 @@
-"""The server object and its wiring: state shared by the feature modules.
+"""The server object: state shared by the feature modules.
 
 Each LSP feature lives in its own module (documents, inline_completion,
 completion_fallback, custom_requests, configuration, lifecycle) and registers
-its handlers here through ``register(server)``. This module holds only what
-they share: the documents, the config, the completion service, owned
-background tasks and per-document supersession.
+its handlers through ``register(server)``; ``lsp/compose.py`` wires them
+(the composition root). This module holds only what they share: the
+documents, the config, the completion service, owned background tasks and
+per-document supersession.
+
+``documents`` is a second store beside pygls's ``workspace``: pygls applies an
+edit to its text and forgets the edit, but the incremental tree-sitter tree
+(completion/syntax.py) needs each edit's byte range as it happens, which
+``completion.document.Document.replace`` reports to it. pygls's workspace
+still holds the negotiated position encoding and the workspace folders.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from pygls.protocol.language_server import lsp_method
 
 from completion.document import Document
 from completion.large_text import LargeText
+from completion.privacy import Exclusion
 from completion.service import CompletionService, EngineState, EngineStatus
 from completion.stats import Stats
+from engines.credentials import redact
 from lsp import __version__
 from lsp.config import Config, ConfigSources
 from lsp.framing import INVALID_REQUEST, ClosingWriter, read_messages, reply_error
@@ -113,12 +122,15 @@ class DscoderProtocol(LanguageServerProtocol):
 class DscoderServer(LanguageServer):
     """pygls server plus dscoder state (see module docstring)."""
 
+    protocol_class: type[DscoderProtocol] = DscoderProtocol
+    """A TCP session swaps in its own (lsp/tcp.py): ``exit`` ends the connection."""
+
     def __init__(self, sources: ConfigSources, startup_problems: list[str] | None = None):
         super().__init__(
             "dscoder-lsp",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
-            protocol_cls=DscoderProtocol,
+            protocol_cls=self.protocol_class,
         )
         self.sources = sources
         self.config, problems = sources.build()
@@ -129,6 +141,8 @@ class DscoderServer(LanguageServer):
         self.large_documents: dict[str, LargeText] = {}
         """Documents over maxDocumentBytes: text only (see lsp/documents.py)."""
         self.told_too_large: set[str] = set()
+        self.exclusion = Exclusion(self.config.exclude)
+        """Files that never reach an engine; lsp/requests.exclusion_of keeps it current."""
         self.stats = Stats()
         self.service = CompletionService(
             self.config.completion_options(),
@@ -229,10 +243,12 @@ class DscoderServer(LanguageServer):
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """One popup for something the user can act on, also in the log."""
+        message = redact(message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
         self.log_to_client(message, kind)
 
     def log_to_client(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        message = redact(message)
         self.window_log_message(types.LogMessageParams(type=kind, message=message))
 
     def report_config_problems(self, problems: list[str]) -> None:
@@ -286,34 +302,6 @@ class DscoderServer(LanguageServer):
     @property
     def current_config(self) -> Config:
         return self.config
-
-
-def create_server(
-    sources: ConfigSources, startup_problems: list[str] | None = None
-) -> DscoderServer:
-    """A server with every feature module registered."""
-    from lsp import (
-        completion_fallback,
-        configuration,
-        cross_file,
-        custom_requests,
-        documents,
-        inline_completion,
-        lifecycle,
-    )
-
-    server = DscoderServer(sources, startup_problems)
-    for feature in (
-        lifecycle,
-        documents,
-        inline_completion,
-        completion_fallback,
-        custom_requests,
-        configuration,
-        cross_file,
-    ):
-        feature.register(server)
-    return server
 
 
 class _PipeSetupError(Exception):

@@ -306,3 +306,18 @@ def test_every_lua_file_loads_and_the_help_has_tags(tmp_path: Path) -> None:
     finally:
         nvim.command("qall!", async_=True)
         nvim.close()
+
+
+def test_an_excluded_buffer_says_so_in_the_status_line(start_editor: StartEditor) -> None:
+    editor = start_editor()
+    secrets = editor.workspace / ".env"
+    secrets.write_text("DB_PASSWORD=hunter2\nDB_HOST=\n", encoding="utf-8")
+    editor.nvim.command(f"edit {secrets}")
+    wait_for(editor.attached, what="the client to attach to .env")
+
+    def excluded_status() -> str | None:
+        line = str(editor.lua("return require('dscoder').status_line()"))
+        return line if "excluded" in line else None
+
+    status = wait_for(excluded_status, what="the excluded notice")
+    assert "excluded (excluded: matches .env)" in status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -154,3 +155,37 @@ def test_tcp_mode_serves_on_loopback(any_model: Path) -> None:
     finally:
         server.kill()
         server.wait(timeout=10)
+
+
+def test_config_output_masks_the_key_and_url_credentials() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lsp.cli",
+            "config",
+            "--engine",
+            "openai",
+            "--endpoint",
+            "http://deploy:pa55word@10.0.0.7:8000/v1",
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "DSCODER_API_KEY": "key-in-env-3141"},
+    )
+    shown = json.loads(result.stdout)
+    assert shown["engine"]["endpoint"] == "http://deploy:***@10.0.0.7:8000/v1"
+    assert shown["engine"]["apiKey"] == "***"
+    assert b"pa55word" not in result.stdout + result.stderr
+    assert b"key-in-env-3141" not in result.stdout + result.stderr
+    assert shown["exclude"] == {"patterns": [], "defaults": True}
+    assert shown["scrubSecrets"] == {"remote": True, "local": False}
+
+
+def test_complete_refuses_an_excluded_file(tmp_path: Path, fill_model: Path) -> None:
+    source = tmp_path / ".env"
+    source.write_text("DB_PASSWORD=hunter2\nDB_HOST=", encoding="utf-8")
+    result = run_cli("complete", f"{source}:2:9", "--model", str(fill_model))
+    assert result.returncode == 1
+    assert b"excluded: matches .env" in result.stderr

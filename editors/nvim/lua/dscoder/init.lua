@@ -212,9 +212,17 @@ function M.detach(bufnr)
   attached[bufnr] = nil
 end
 
+---@type table<string, string> why the server excludes a buffer, by URI
+local excluded = {}
+
 ---@param client_id integer
 ---@param params table
 function M.on_server_status(client_id, params)
+  if params and params.excluded then
+    -- A per-document notice (docs/security.md), not a model state.
+    excluded[params.uri] = params.reason or 'excluded'
+    return
+  end
   server_status[client_id] = params
   if params and params.state == 'failed' then
     vim.notify('dscoder: ' .. tostring(params.message), vim.log.levels.ERROR)
@@ -259,6 +267,10 @@ function M.status_line(bufnr)
   end
   local server = stats.server
   local latency = server.lastLatencyMs
+  local reason = excluded[vim.uri_from_bufnr(bufnr)]
+  if reason then
+    switches = switches .. ', excluded (' .. reason .. ')'
+  end
   return ('dscoder: %s | model %s (%s) | engine %s | last latency %s | requests %s, cancelled %s'):format(
     switches,
     server.model or '?',

@@ -58,7 +58,7 @@ def encode(message: dict[str, Any]) -> bytes:
     return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def flash_attention_kwargs(setting: str, architecture: str | None) -> dict[str, bool]:
+def flash_attention_kwargs(setting: str, architecture: str | None) -> dict[str, Any]:
     """``Llama(...)`` keyword for ``engine.flashAttention``.
 
     ``auto`` keeps llama.cpp's default, except for ``deepseek2`` (DeepSeek

@@ -61,6 +61,10 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
         os.close(fd)
 
 
+def mapped_files(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
 async def ready(client: LanguageClient) -> dict[str, Any]:
     return await stats_when(client, lambda now: now["modelState"] == "ready")
 
@@ -97,6 +101,10 @@ async def test_a_worker_killed_mid_generation_is_reported_once_and_restarted(
     served = await inline(client, "file:///work/after.py", types.Position(line=1, character=10))
     assert isinstance(served, types.InlineCompletionList)
     assert served.items and "a + b" in str(served.items[0].insert_text)
+    server = client._server
+    assert server is not None
+    libraries = mapped_files(server.pid)
+    assert "libllama" not in libraries and "numpy" not in libraries  # all in the worker
     popups = [message.message for message in client.messages]
     assert len(popups) == 1 and name in popups[0] and "restart" in popups[0], popups
     assert (await stats(client))["modelState"] == "ready"

@@ -10,6 +10,7 @@ import asyncio
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -100,9 +101,32 @@ async def test_flash_attention_reaches_the_context_params(
         await engine.close()
 
 
-async def test_this_process_never_imports_llama_cpp(smol: Supervised) -> None:
-    assert "llama_cpp" not in sys.modules and "numpy" not in sys.modules
-    assert smol.pid() != os.getpid()
+def test_the_engine_never_imports_llama_cpp_in_its_own_process(any_model: Path) -> None:
+    # A fresh interpreter: other tests in this one may import llama_cpp themselves.
+    script = (
+        "import asyncio, os, sys\n"
+        "from engines.base import GenerationRequest\n"
+        "from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions\n"
+        "async def main():\n"
+        "    engine = LlamaCppEngine(LlamaCppOptions(model_path=sys.argv[1], n_ctx=256))\n"
+        "    await engine.start()\n"
+        "    request = GenerationRequest('x = ', max_tokens=2)\n"
+        "    [piece async for piece in engine.stream(request)]\n"
+        "    assert engine.worker_pid not in (None, os.getpid())\n"
+        "    await engine.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+        "('llama_cpp', 'numpy')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(any_model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGSEGV, signal.SIGKILL])

@@ -192,7 +192,7 @@ class LlamaCppEngine:
         model = self._model_label()
         if count >= self.crash_limit:
             self._down = (
-                f"the llama.cpp worker running {model} crashed {count} times in "
+                f"the llama.cpp worker running {model} crashed {_times(count)} in "
                 f"{self.crash_window:.0f} s (last: {exit.reason}), so it is not restarted "
                 f"again: the local engine has failed. Likely cause: {cause}. Fix: {fix}; "
                 f"{DOCTOR_HINT}. Changing a setting or restarting the editor tries again."
@@ -375,6 +375,10 @@ def likely_cause(returncode: int) -> tuple[str, str]:
             "use a smaller model or a smaller engine.nCtx, or free memory",
         )
     return ("it stopped unexpectedly", "see the server log (-v --log-file FILE)")
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def _log_restart_failure(task: asyncio.Task[None]) -> None:

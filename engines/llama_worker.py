@@ -123,10 +123,11 @@ class WorkerClient:
     @classmethod
     async def spawn(cls, on_exit: ExitListener | None = None) -> WorkerClient:
         env = dict(os.environ)
-        # The child imports this package from the same place the server does.
-        env["PYTHONPATH"] = os.pathsep.join(
-            part for part in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if part
-        )
+        if _PACKAGE_ROOT.name not in ("site-packages", "dist-packages"):
+            # Run from a checkout: the child imports this package from the same place.
+            env["PYTHONPATH"] = os.pathsep.join(
+                part for part in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if part
+            )
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

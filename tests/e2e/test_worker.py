@@ -133,3 +133,18 @@ async def test_no_orphan_worker_when_the_server_goes(any_model: Path, how: str) 
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.stop(), 10)
+
+
+async def test_a_worker_that_crashes_while_loading_is_a_load_failure(
+    start_server: StartServer, any_model: Path
+) -> None:
+    # nBatch -1 passes today's validation and segfaults llama.cpp as it makes the context.
+    client = await start_server("--model", str(any_model), "--set", "engine.nBatch=-1")
+    failed = await stats_when(client, lambda now: now["modelState"] == "failed")
+    assert "crashed while loading" in failed["modelMessage"]
+    assert str(any_model) in failed["modelMessage"] and "SIGSEGV" in failed["modelMessage"]
+    open_document(client, "file:///work/load.py", "x = 1\n")
+    result = await inline(client, "file:///work/load.py", types.Position(line=1, character=0))
+    assert isinstance(result, types.InlineCompletionList) and not result.items
+    popups = [message.message for message in client.messages]
+    assert len(popups) == 1 and "crashed while loading" in popups[0], popups

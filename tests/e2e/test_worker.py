@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import select
 import signal
 import time
 from pathlib import Path
@@ -21,23 +20,9 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.e2e.conftest import StartServer, open_document, plain, server_command
 from tests.e2e.test_server import LONG_RUNNING, engine_started, inline, stats, stats_when
+from tests.support.processes import children_of, wait_for_exit
 
 pytestmark = pytest.mark.slow
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The parent pid follows the command name, which is in parentheses.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def worker_of(client: LanguageClient) -> int:
@@ -46,19 +31,6 @@ def worker_of(client: LanguageClient) -> int:
     workers = children_of(server.pid)
     assert len(workers) == 1, workers
     return workers[0]
-
-
-def wait_for_exit(pid: int, timeout: float) -> bool:
-    """True when process ``pid`` is gone within ``timeout`` (pidfd: no polling)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
 
 
 def mapped_files(pid: int) -> str:

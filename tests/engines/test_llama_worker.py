@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from engines.base import (
 )
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 from engines.llama_worker import describe_exit, flash_attention_kwargs
+from tests.support.processes import wait_for_exit
 
 pytestmark = pytest.mark.slow
 
@@ -58,19 +58,6 @@ async def smol(smollm2: Path) -> AsyncIterator[Supervised]:
     await engine.start()
     yield Supervised(engine)
     await engine.close()
-
-
-def wait_for_exit(pid: int, timeout: float) -> bool:
-    """True when process ``pid`` is gone within ``timeout`` (pidfd: no polling)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
 
 
 def test_flash_attention_setting() -> None:

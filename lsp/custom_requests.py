@@ -55,7 +55,9 @@ def register(server: DscoderServer) -> None:
             document = Document(uri=uri, text=text, language_id=str(language_id or ""))
         else:
             document = document_for(ls, uri)
-        result = await complete_at(ls, document, _position(params), invoked=True)
+        result = await complete_at(
+            ls, document, _position(params), invoked=True, crash_is_error=True
+        )
         engine = ls.service.engine
         if result is None:
             return {

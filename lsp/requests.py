@@ -14,11 +14,11 @@ import time
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from completion.document import Document
 from completion.pipeline import Completion
-from engines.base import EngineError
+from engines.base import EngineCrashedError, EngineError
 from lsp.documents import encoding_of
 from lsp.positions import PositionError, offset_at, position_at
 from lsp.server import DscoderServer
@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 
 class InvalidRequest(JsonRpcInvalidParams):
     """InvalidParams with our own message (pygls's default has none)."""
+
+    def __init__(self, message: str):
+        super().__init__(message=message)
+
+
+class EngineCrashed(JsonRpcException):
+    """LSP's RequestFailed: the engine's worker died under this request."""
+
+    CODE = int(types.LSPErrorCodes.RequestFailed)
 
     def __init__(self, message: str):
         super().__init__(message=message)
@@ -82,8 +91,14 @@ async def complete_at(
     document: Document,
     position: types.Position,
     invoked: bool = False,
+    crash_is_error: bool = False,
 ) -> Completion | None:
-    """Run the pipeline at ``position``; None when there is nothing to offer."""
+    """Run the pipeline at ``position``; None when there is nothing to offer.
+
+    With ``crash_is_error`` a worker crash is answered as a RequestFailed
+    error (for ``dscoder/complete``, whose callers are scripts) instead of
+    an empty result.
+    """
     offset = cursor_offset(server, document, position)
     reason = skip_reason(server, document)
     if reason is not None:
@@ -104,6 +119,9 @@ async def complete_at(
         raise
     except EngineError as error:
         # Already shown once by the status listener; keep the request cheap.
+        if crash_is_error and isinstance(error, EngineCrashedError):
+            server.stats.add(errors=1)
+            raise EngineCrashed(str(error)) from None
         server.stats.add(errors=1)
         server.stats.last_error = str(error)
         log.info("no completion: %s", error)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.e2e.conftest import StartServer, open_document, plain, server_command
@@ -120,3 +121,33 @@ async def test_a_worker_that_crashes_while_loading_is_a_load_failure(
     assert isinstance(result, types.InlineCompletionList) and not result.items
     popups = [message.message for message in client.messages]
     assert len(popups) == 1 and "crashed while loading" in popups[0], popups
+
+
+async def test_dscoder_complete_answers_a_crash_with_an_error(
+    start_server: StartServer, smollm2: Path
+) -> None:
+    client = await start_server("--model", str(smollm2), options={"maxTokensMultiline": 400})
+    before = await ready(client)
+    worker = worker_of(client)
+    request = {
+        "text": LONG_RUNNING,
+        "languageId": "python",
+        "position": {"line": 5, "character": 4},
+    }
+    pending = asyncio.ensure_future(client.protocol.send_request_async("dscoder/complete", request))
+    await engine_started(client, before["engineCalls"])
+    os.kill(worker, signal.SIGKILL)
+    killed = time.monotonic()
+    with pytest.raises(JsonRpcException) as raised:
+        await pending
+    assert time.monotonic() - killed < 1.0
+    assert raised.value.code == types.LSPErrorCodes.RequestFailed
+    assert "SIGKILL" in raised.value.message and "crashed" in raised.value.message
+    await ready(client)
+    served: Any = plain(
+        await client.protocol.send_request_async(
+            "dscoder/complete",
+            {"text": "def add(a, b):\n    return", "position": {"line": 1, "character": 10}},
+        )
+    )
+    assert "a + b" in served["text"]

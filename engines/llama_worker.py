@@ -9,10 +9,10 @@ the language server. This module holds both ends:
   and noticing the child's death.
 
 Messages are JSON objects, one per line. The child's stdin carries requests
-(``load``, ``generate``, ``count``) and ``cancel``; a reader thread in the
-child takes them off the pipe as they come, so a cancel sets a flag that the
-decode loop checks before every token and between prompt chunks, while the
-main thread is busy decoding. Replies go out on a private duplicate of the
+(``load``, ``generate``, ``count``) and ``cancel``; it is the control channel
+the decode loop reads, without waiting, before every token and between
+prompt chunks, so a cancel stops the model within one token and a count is
+answered between two tokens. Replies go out on a private duplicate of the
 child's fd 1 (fd 1 itself points at stderr, so nothing llama.cpp prints can
 corrupt the stream): ``{"id", "p", "n"}`` per streamed piece, then one
 ``{"id", "done"}`` or ``{"id", "error", "kind"}``.
@@ -32,11 +32,11 @@ import faulthandler
 import json
 import logging
 import os
-import queue
+import select
 import signal
 import sys
-import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,14 +257,12 @@ class _Output:
 
     def __init__(self, fd: int):
         self.fd = fd
-        self.lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
         data = encode(message)
-        with self.lock:
-            while data:
-                written = os.write(self.fd, data)
-                data = data[written:]
+        while data:
+            written = os.write(self.fd, data)
+            data = data[written:]
 
 
 class _Model:
@@ -454,30 +452,46 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 class _Worker:
-    """The child's loop: a reader thread for the pipe, the main thread for the model."""
+    """The child's loop: one thread, which reads the pipe whenever it is not decoding.
 
-    def __init__(self, output: _Output):
+    Between tokens and between prompt chunks the decode loop looks at stdin
+    without waiting (one ``select``); what has arrived is handled there and
+    then: a cancel sets its flag, a count is answered, new work is queued.
+    """
+
+    def __init__(self, output: _Output, control_fd: int = 0):
         self.output = output
+        self.control_fd = control_fd
         self.model = _Model()
-        self.jobs: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.jobs: deque[dict[str, Any]] = deque()
         self.cancelled: set[int] = set()
+        self._partial = b""
 
-    def read_requests(self) -> None:
-        stdin = sys.stdin.buffer
-        for line in stdin:
-            try:
-                request = json.loads(line)
-                op = request["op"]
-            except (ValueError, KeyError, TypeError):
-                log.error("unreadable request: %.200r", line)
-                continue
-            if op == "cancel":
-                self.cancelled.add(int(request["id"]))
-            elif op == "count":
-                self._count(request)
-            else:
-                self.jobs.put(request)
-        os._exit(0)  # stdin closed: the server is gone or done with us
+    def read_control(self, timeout: float | None) -> None:
+        """Take in every request that has arrived, waiting up to ``timeout`` for one."""
+        readable, _, _ = select.select([self.control_fd], [], [], timeout)
+        if not readable:
+            return
+        data = os.read(self.control_fd, 1 << 20)
+        if not data:
+            os._exit(0)  # stdin closed: the server is gone or done with us
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            self._take(line)
+
+    def _take(self, line: bytes) -> None:
+        try:
+            request = json.loads(line)
+            op = request["op"]
+        except (ValueError, KeyError, TypeError):
+            log.error("unreadable request: %.200r", line)
+            return
+        if op == "cancel":
+            self.cancelled.add(int(request["id"]))
+        elif op == "count":
+            self._count(request)
+        else:
+            self.jobs.append(request)
 
     def _count(self, request: dict[str, Any]) -> None:
         if self.model.llama is None:
@@ -486,9 +500,11 @@ class _Worker:
         self.output.send({"id": request["id"], "count": self.model.count(request["text"])})
 
     def run(self) -> None:
-        threading.Thread(target=self.read_requests, name="requests", daemon=True).start()
         while True:
-            request = self.jobs.get()
+            if not self.jobs:
+                self.read_control(None)
+                continue
+            request = self.jobs.popleft()
             request_id = int(request["id"])
             try:
                 reply = self._run(request_id, request)
@@ -515,6 +531,7 @@ class _Worker:
                 output.send({"id": request_id, "p": piece, "n": generated})
 
             def cancelled() -> bool:
+                self.read_control(0)
                 return request_id in self.cancelled
 
             return {"done": self.model.generate(request, cancelled, emit)}

@@ -34,6 +34,7 @@ import logging
 import os
 import select
 import signal
+import subprocess
 import sys
 import time
 from collections import deque
@@ -109,12 +110,26 @@ ExitListener = Callable[["WorkerClient", WorkerExit], None]
 
 
 class WorkerClient:
-    """One worker process and the replies it owes (see module docstring)."""
+    """One worker process and the replies it owes (see module docstring).
 
-    def __init__(self, process: asyncio.subprocess.Process, on_exit: ExitListener | None):
+    The process is started with a plain ``subprocess.Popen`` (a vfork, no
+    await) and its pipes are then attached to the event loop. asyncio's own
+    subprocess spawn, cancelled at the wrong moment (a server told to exit
+    while it loads), waits forever for a child it never watched.
+    """
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        stdin: asyncio.WriteTransport,
+        stdout: asyncio.StreamReader,
+        on_exit: ExitListener | None,
+    ):
         self.process = process
         self.on_exit = on_exit
         self.exit: WorkerExit | None = None
+        self._stdin = stdin
+        self._stdout = stdout
         self._pending: dict[int, asyncio.Queue[Reply]] = {}
         self._next_id = 0
         self._exited = asyncio.Event()
@@ -128,17 +143,25 @@ class WorkerClient:
             env["PYTHONPATH"] = os.pathsep.join(
                 part for part in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if part
             )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "engines.llama_worker",
-            str(os.getpid()),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+        process = subprocess.Popen(  # noqa: ASYNC220 (a vfork: no cancellation window)
+            [sys.executable, "-m", "engines.llama_worker", str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             env=env,
-            limit=_STREAM_LIMIT,
         )
-        return cls(process, on_exit)
+        assert process.stdin is not None and process.stdout is not None
+        loop = asyncio.get_running_loop()
+        try:
+            stdin, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, process.stdin)
+            stdout = asyncio.StreamReader(limit=_STREAM_LIMIT)
+            await loop.connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(stdout), process.stdout
+            )
+        except BaseException:
+            process.kill()
+            process.wait()  # immediate after SIGKILL
+            raise
+        return cls(process, stdin, stdout, on_exit)
 
     @property
     def pid(self) -> int:
@@ -179,17 +202,13 @@ class WorkerClient:
         self._pending.pop(request_id, None)
 
     def _send(self, message: dict[str, Any]) -> None:
-        stdin = self.process.stdin
-        if stdin is None or stdin.is_closing():
+        if self._stdin.is_closing():
             return  # the reader sees the death and answers every pending request
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            stdin.write(encode(message))
+        self._stdin.write(encode(message))
 
     async def _read_replies(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
         try:
-            while line := await stdout.readline():
+            while line := await self._stdout.readline():
                 message = json.loads(line)
                 replies = self._pending.get(message.get("id", 0))
                 if replies is not None:
@@ -199,16 +218,16 @@ class WorkerClient:
         except (ValueError, ConnectionError) as error:
             log.error("unreadable reply from the llama.cpp worker: %s", error)
         returncode = await self._reap()
+        self._stdin.close()
         self._died(WorkerExit(returncode))
 
     async def _reap(self) -> int:
         """The exit status; a worker that closed its pipe but lingers is killed."""
-        try:
-            return await asyncio.wait_for(self.process.wait(), 0.5)
-        except TimeoutError:
+        if not await _exited_within(self.process, 0.5):
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
-            return await self.process.wait()
+            await _exited_within(self.process, None)
+        return self.process.wait()
 
     def _died(self, exit: WorkerExit) -> None:
         self.exit = exit
@@ -225,20 +244,48 @@ class WorkerClient:
     async def close(self, grace: float = 2.0) -> None:
         """Close the worker's stdin (it exits), and kill it if it lingers."""
         self.on_exit = None
-        stdin = self.process.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.close()
+        self._stdin.close()
         try:
-            await asyncio.wait_for(self._exited.wait(), grace)
+            await asyncio.wait_for(asyncio.shield(self._exited.wait()), grace)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
+            self.kill()
             await self._exited.wait()
 
     def kill(self) -> None:
         """For a worker that must stop now (a load that is abandoned)."""
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+
+async def _exited_within(process: subprocess.Popen[bytes], seconds: float | None) -> bool:
+    """Wait for ``process`` to end without blocking the loop (a pidfd, else a thread)."""
+    if process.poll() is not None:
+        return True
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        try:
+            await asyncio.wait_for(asyncio.to_thread(process.wait), seconds)
+        except TimeoutError:
+            return False
+        return True
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    loop.add_reader(pidfd, readable)
+    try:
+        await asyncio.wait_for(ended, seconds)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
 
 
 # ----- the child's side -----------------------------------------------------------

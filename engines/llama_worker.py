@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 PROMPT_EVAL_CHUNK = 64
 """Prompt tokens evaluated between two looks at the cancel flag."""
 _PR_SET_PDEATHSIG = 1
+FAULT_ENV = "DSCODER_WORKER_FAULT"
+"""``load``: the worker faults natively (a NULL read) while loading. For tests
+of what the server does with a crash during load, once every setting that
+crashes llama.cpp is refused by validation."""
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _STREAM_LIMIT = 2**26
 
@@ -321,6 +325,8 @@ class _Model:
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = request["options"]
         path = Path(options["model_path"])
+        if os.environ.get(FAULT_ENV) == "load":
+            ctypes.string_at(0)  # a real SIGSEGV, as a broken build or setting gives
         import llama_cpp
         from llama_cpp import Llama
 

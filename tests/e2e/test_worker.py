@@ -19,6 +19,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from engines.llama_worker import FAULT_ENV
 from tests.e2e.conftest import StartServer, open_document, plain, server_command
 from tests.e2e.test_server import LONG_RUNNING, engine_started, inline, stats, stats_when
 from tests.support.processes import children_of, wait_for_exit
@@ -111,8 +112,9 @@ async def test_no_orphan_worker_when_the_server_goes(any_model: Path, how: str) 
 async def test_a_worker_that_crashes_while_loading_is_a_load_failure(
     start_server: StartServer, any_model: Path
 ) -> None:
-    # nBatch -1 passes today's validation and segfaults llama.cpp as it makes the context.
-    client = await start_server("--model", str(any_model), "--set", "engine.nBatch=-1")
+    # A real SIGSEGV in the worker while it loads (engines/llama_worker.py's FAULT_ENV):
+    # the settings that crash llama.cpp there are refused by validation.
+    client = await start_server("--model", str(any_model), env={**os.environ, FAULT_ENV: "load"})
     failed = await stats_when(client, lambda now: now["modelState"] == "failed")
     assert "crashed while loading" in failed["modelMessage"]
     assert str(any_model) in failed["modelMessage"] and "SIGSEGV" in failed["modelMessage"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engines.doctor import Check, cpu_check, cpu_features, model_file_check, report
+from engines.llama_worker import FAULT_ENV
 
 CPUINFO = """processor\t: 0
 flags\t\t: fpu sse2 avx f16c fma avx2 bmi2 avx512f avx512_vnni avx512_bf16 amx_tile amx_int8
@@ -18,13 +20,14 @@ flags\t\t: fpu
 """
 
 
-def doctor(*args: str) -> subprocess.CompletedProcess[str]:
+def doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lsp.cli", "doctor", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env=env,
     )
 
 
@@ -80,8 +83,8 @@ def test_doctor_passes_with_a_good_model(any_model: Path) -> None:
 
 @pytest.mark.slow
 def test_doctor_reports_a_crash_instead_of_suffering_it(any_model: Path) -> None:
-    # nBatch -1 segfaults llama.cpp while it creates the context.
-    result = doctor("--model", str(any_model), "--set", "engine.nBatch=-1")
+    # A real SIGSEGV in the throwaway worker while it loads the model.
+    result = doctor("--model", str(any_model), env={**os.environ, FAULT_ENV: "load"})
     assert result.returncode == 1
     assert "FAIL generation: llama.cpp crashed while loading" in result.stdout
     assert "SIGSEGV" in result.stdout and str(any_model) in result.stdout

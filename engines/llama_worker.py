@@ -18,8 +18,8 @@ corrupt the stream): ``{"id", "p", "n"}`` per streamed piece, then one
 ``{"id", "done"}`` or ``{"id", "error", "kind"}``.
 
 The child dies with the server: PR_SET_PDEATHSIG on Linux (the kernel sends
-SIGKILL when the server dies, even by SIGKILL), and it exits as soon as its
-stdin closes.
+SIGKILL when the server dies, even by SIGKILL), and it exits when it finds
+its stdin closed (it looks whenever it is idle, and between tokens).
 """
 
 from __future__ import annotations

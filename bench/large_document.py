@@ -77,9 +77,9 @@ async def server_work(text: str, rounds: int) -> list[float]:
     """Milliseconds the server spends on each keystroke message, in-process."""
     import json
 
+    from lsp.compose import create_server
     from lsp.config import ConfigSources
     from lsp.framing import handle_body
-    from lsp.compose import create_server
 
     class Discard:
         def write(self, data: bytes) -> None:

@@ -28,7 +28,16 @@ from completion.pipeline import Completion, CompletionOptions, CompletionPipelin
 from completion.prompt import probe_token_strings
 from completion.scheduler import Scheduler, SchedulerOptions
 from completion.stats import Stats
-from engines.base import ContextTooLongError, Engine, EngineError, ModelInfo, ModelLoadError
+from engines.base import (
+    ContextTooLongError,
+    Engine,
+    EngineCrashedError,
+    EngineError,
+    EngineHealth,
+    ModelInfo,
+    ModelLoadError,
+    ReportsHealth,
+)
 from engines.registry import EngineSettings, create_engine
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,8 @@ class EngineState(StrEnum):
     IDLE = "idle"
     LOADING = "loading"
     READY = "ready"
+    RESTARTING = "restarting"
+    """The engine's worker crashed and is being restarted (the message says why)."""
     FAILED = "failed"
 
 
@@ -113,6 +124,8 @@ class CompletionService:
         started = time.perf_counter()
         try:
             self._engine = create_engine(self.engine_settings, probe_token_strings())
+            if isinstance(self._engine, ReportsHealth):
+                self._engine.health_listener = self._health_listener(self._engine)
             info = await self._engine.start()
         except EngineError as error:
             self._failed(error)
@@ -125,6 +138,24 @@ class CompletionService:
             )
         )
         return info
+
+    def _health_listener(self, engine: Engine) -> Callable[[EngineHealth], None]:
+        """Status updates from an engine that restarts its own worker."""
+
+        def on_health(health: EngineHealth) -> None:
+            if engine is not self._engine:
+                return
+            name, label = self.engine_settings.name, self._model_label()
+            if health.state == "ready":
+                info = engine.info
+                model = info.name if info is not None else label
+                self._set_status(EngineStatus(EngineState.READY, name, model, health.message))
+                return
+            self.stats.last_error = health.message
+            state = EngineState.FAILED if health.state == "failed" else EngineState.RESTARTING
+            self._set_status(EngineStatus(state, name, label, health.message))
+
+        return on_health
 
     def _failed(self, error: EngineError) -> None:
         """Report the failure once (the listener dedupes) and schedule a rebuild."""
@@ -209,8 +240,8 @@ class CompletionService:
             return await self.scheduler.complete(
                 pipeline, self.fingerprint(engine), document, offset, file_path, invoked
             )
-        except ContextTooLongError:
-            raise
+        except (ContextTooLongError, EngineCrashedError):
+            raise  # a crashed worker is restarted, and reported, by its engine
         except EngineError as error:
             # The engine broke under a request (a server that died mid-stream,
             # a key revoked): fail fast from now on and rebuild in the background.

@@ -11,7 +11,7 @@ in-process engines, and close the HTTP stream for remote ones.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -145,3 +145,32 @@ def estimate_tokens(text: str) -> int:
     characters per token keeps prompts inside the real budget.
     """
     return (len(text) + 2) // 3
+
+
+class EngineCrashedError(EngineUnavailableError):
+    """The engine's worker process died; it restarts itself, or has failed for good.
+
+    Raised to every request the dead worker owed, and to new ones until it is
+    back. The engine has already told its health listener, so callers should
+    not report it again nor rebuild the engine.
+    """
+
+
+@dataclass(frozen=True)
+class EngineHealth:
+    """A change an engine reports on its own, outside any request."""
+
+    state: str
+    """'restarting' (a crash; the message says which and why), 'ready' (back
+    after a restart) or 'failed' (crashed too often; no more restarts)."""
+    message: str = ""
+
+
+HealthListener = Callable[[EngineHealth], None]
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """An engine that supervises something that can die (a worker process)."""
+
+    health_listener: HealthListener | None

@@ -1,45 +1,57 @@
-"""In-process GGUF engine on llama-cpp-python: the default, no server needed.
+"""Local GGUF engine on llama-cpp-python: the default, no server needed.
 
-A llama context is not thread-safe, so every call into it runs on one
-dedicated worker thread owned by the engine (never pygls's thread pool, which
-also reads stdin). Tokens travel to the event loop through a queue; closing
-the stream sets a flag the worker checks before every token and between
-prompt-evaluation chunks, so the model stops within one token.
+llama.cpp runs in a supervised worker process (engines/llama_worker.py), so
+a native fault there (a SIGSEGV in ggml, an abort, the OOM killer) costs a
+restart, not the language server; this process never imports llama_cpp.
+Tokens stream back over a pipe; closing the stream sends a cancel that the
+worker checks before every token and between prompt-evaluation chunks, so
+the model stops within one token. The worker keeps its KV cache between
+requests, so a prompt that shares its head with the previous one costs only
+the new tokens.
 
-The prompt is evaluated against the tokens already in the KV cache, so a
-prompt that shares its head with the previous one costs only the new tokens.
+When the worker dies, every request it owed fails at once with
+EngineCrashedError, the health listener hears one plain message (which
+model, which signal, the likely cause and the fix), and the worker is
+restarted after a short backoff. After ``CRASH_LIMIT`` crashes within
+``CRASH_WINDOW_SECONDS`` the engine stays failed: no restart storm.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
+import contextlib
+import dataclasses
 import logging
-import threading
+import signal
 import time
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engines.base import (
     ContextTooLongError,
+    EngineCrashedError,
+    EngineError,
+    EngineHealth,
     EngineUnavailableError,
     GenerationRequest,
     GenerationUsage,
+    HealthListener,
     ModelInfo,
     ModelLoadError,
 )
-from engines.gguf_metadata import GGUFHeaderError, trained_context_length
+from engines.llama_worker import WorkerClient, WorkerExit, WorkerExitedError
 
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
-# Special-token strings whose presence identifies FIM families (see
-# completion/prompt.py); engines may not import completion/, so the probe
-# list is passed in by the caller.
-_PROMPT_EVAL_CHUNK = 64
+CRASH_LIMIT = 3
+CRASH_WINDOW_SECONDS = 60.0
+RESTART_DELAYS_SECONDS = (0.2, 1.0, 3.0)
+"""Wait before the n-th restart within the crash window."""
+DOCTOR_HINT = "run `dscoder-lsp doctor` to check the build, the CPU and the model"
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,8 @@ class LlamaCppOptions:
     n_gpu_layers: int = 0
     seed: int = 0
     use_mmap: bool = True
+    flash_attention: str = "auto"
+    """auto (llama.cpp's default, off for deepseek2), on or off."""
 
 
 def check_gguf_file(path: Path) -> None:
@@ -72,249 +86,301 @@ def check_gguf_file(path: Path) -> None:
         )
 
 
-class _Cancelled(Exception):
-    pass
-
-
 class LlamaCppEngine:
-    """Runs a GGUF model in this process (see module docstring)."""
+    """Runs a GGUF model in a supervised worker process (see module docstring)."""
 
     name = "llama-cpp"
 
     def __init__(self, options: LlamaCppOptions, probe_tokens: frozenset[str] = frozenset()):
         self.options = options
         self.probe_tokens = probe_tokens
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
-        self._llama: Any = None
+        self.health_listener: HealthListener | None = None
+        self.restart_delays: tuple[float, ...] = RESTART_DELAYS_SECONDS
+        self.crash_limit = CRASH_LIMIT
+        self.crash_window = CRASH_WINDOW_SECONDS
+        self.context_params: dict[str, int] = {}
+        """What llama.cpp's context was created with (n_ctx, n_batch, flash_attn_type...)."""
+        self.system_info = ""
+        self._worker: WorkerClient | None = None
         self._info: ModelInfo | None = None
         self._start_lock = asyncio.Lock()
+        self._down: str | None = None
+        """Why requests fail fast now: restarting after a crash, or failed for good."""
+        self._crashes: deque[float] = deque()
+        self._restart_task: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def info(self) -> ModelInfo | None:
         return self._info
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The live worker's process id (for `doctor`, logs and tests)."""
+        worker = self._worker
+        return worker.pid if worker is not None and worker.alive else None
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.options.model_path).expanduser()
+
     async def start(self) -> ModelInfo:
         async with self._start_lock:
             if self._info is not None:
                 return self._info
-            loop = asyncio.get_running_loop()
-            self._info = await loop.run_in_executor(self._executor, self._load)
+            check_gguf_file(self.model_path)
+            try:
+                self._info = await self._launch()
+            except WorkerExitedError as error:
+                raise ModelLoadError(self._load_crash_message(error.exit)) from None
             return self._info
 
-    def _load(self) -> ModelInfo:
-        path = Path(self.options.model_path).expanduser()
-        check_gguf_file(path)
-        try:
-            import llama_cpp  # noqa: F401
-        except ImportError as error:
-            raise ModelLoadError(
-                "the llama-cpp engine needs llama-cpp-python: pip install 'dscoder-lsp[llama]'"
-            ) from error
-        from llama_cpp import Llama
-
+    async def _launch(self) -> ModelInfo:
+        """Spawn a worker and load the model in it; raises WorkerExitedError if it dies."""
         started = time.perf_counter()
-        n_ctx = self.options.n_ctx
-        trained = _trained_context(path)
-        if trained and trained < n_ctx:
-            # Positions past the trained context give garbage.
-            log.info("%s was trained on %d tokens of context; using that", path, trained)
-            n_ctx = trained
-        llama = self._open(Llama, path, n_ctx)
-        self._llama = llama
-        metadata = {str(k): str(v) for k, v in (llama.metadata or {}).items()}
-        special = frozenset(token for token in self.probe_tokens if self._is_single_token(token))
-        eos = {llama.token_eos()}
-        eot = llama._model.token_eot()
-        if eot >= 0:
-            eos.add(eot)
-        name = metadata.get("general.name") or path.stem
-        info = ModelInfo(
-            name=name,
-            engine=self.name,
-            context_length=llama.n_ctx(),
-            eos_token_ids=tuple(sorted(t for t in eos if t >= 0)),
-            special_tokens=special,
-            metadata=metadata,
-        )
-        log.info(
-            "loaded %s (%s) in %.2fs, n_ctx=%d",
-            path,
-            name,
-            time.perf_counter() - started,
-            info.context_length,
-        )
-        return info
-
-    def _open(self, llama_class: Any, path: Path, n_ctx: int) -> Any:
+        worker = await WorkerClient.spawn(self._worker_exited)
+        self._worker = worker
         try:
-            return llama_class(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=self.options.n_threads,
-                n_batch=self.options.n_batch,
-                n_gpu_layers=self.options.n_gpu_layers,
-                seed=self.options.seed,
-                use_mmap=self.options.use_mmap,
-                verbose=False,
+            reply = await worker.call(
+                "load",
+                options={**dataclasses.asdict(self.options), "model_path": str(self.model_path)},
+                probe_tokens=sorted(self.probe_tokens),
             )
-        except (ValueError, RuntimeError, OSError) as error:
-            raise ModelLoadError(f"llama.cpp could not load {path}: {error}") from error
+        except BaseException:
+            worker.on_exit = None
+            worker.kill()  # an abandoned or failed load must not leave a process behind
+            raise
+        if "error" in reply:
+            await worker.close()
+            raise ModelLoadError(str(reply["error"]))
+        loaded: dict[str, Any] = reply["done"]
+        self.context_params = dict(loaded["context_params"])
+        self.system_info = str(loaded["system_info"])
+        log.info(
+            "loaded %s (%s) in worker %d in %.2fs, n_ctx=%d",
+            self.model_path,
+            loaded["name"],
+            worker.pid,
+            time.perf_counter() - started,
+            loaded["context_length"],
+        )
+        return ModelInfo(
+            name=str(loaded["name"]),
+            engine=self.name,
+            context_length=int(loaded["context_length"]),
+            eos_token_ids=tuple(loaded["eos_token_ids"]),
+            special_tokens=frozenset(loaded["special_tokens"]),
+            metadata=dict(loaded["metadata"]),
+        )
 
-    def _is_single_token(self, text: str) -> bool:
-        tokens = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        return len(tokens) == 1
+    # ----- crashes and restarts ---------------------------------------------------
 
-    def _require_model(self) -> Any:
-        if self._llama is None:
+    def _worker_exited(self, worker: WorkerClient, exit: WorkerExit) -> None:
+        if worker is not self._worker or self._closed or self._info is None:
+            return  # a load in progress reports its own crash
+        if self._restart_task is not None:
+            return  # the restart's load failed: it reports the crash itself
+        self._crashed(exit)
+
+    def _crashed(self, exit: WorkerExit) -> None:
+        now = time.monotonic()
+        self._crashes.append(now)
+        while self._crashes and now - self._crashes[0] > self.crash_window:
+            self._crashes.popleft()
+        count = len(self._crashes)
+        cause, fix = likely_cause(exit.returncode)
+        model = self._model_label()
+        if count >= self.crash_limit:
+            self._down = (
+                f"the llama.cpp worker running {model} crashed {_times(count)} in "
+                f"{self.crash_window:.0f} s (last: {exit.reason}), so it is not restarted "
+                f"again: the local engine has failed. Likely cause: {cause}. Fix: {fix}; "
+                f"{DOCTOR_HINT}. Changing a setting or restarting the editor tries again."
+            )
+            log.error("%s", self._down)
+            self._tell(EngineHealth("failed", self._down))
+            return
+        delay = self.restart_delays[min(count - 1, len(self.restart_delays) - 1)]
+        self._down = (
+            f"the llama.cpp worker running {model} crashed ({exit.reason}); restarting it. "
+            f"Likely cause: {cause}. Fix: {fix}; {DOCTOR_HINT}."
+        )
+        log.error("%s", self._down)
+        self._tell(EngineHealth("restarting", self._down))
+        self._restart_task = asyncio.create_task(self._restart_after(delay), name="llama-restart")
+        self._restart_task.add_done_callback(_log_restart_failure)
+
+    async def _restart_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self._launch()
+        except WorkerExitedError as error:
+            self._restart_task = None
+            self._crashed(error.exit)
+            return
+        except EngineError as error:
+            self._restart_task = None
+            self._down = f"the llama.cpp worker crashed and could not be restarted: {error}"
+            self._tell(EngineHealth("failed", self._down))
+            return
+        self._restart_task = None
+        self._down = None
+        log.info("llama.cpp worker restarted (pid %d)", self.worker_pid or 0)
+        self._tell(EngineHealth("ready", f"restarted {self._model_label()} after a crash"))
+
+    def _tell(self, health: EngineHealth) -> None:
+        if self.health_listener is None:
+            return
+        try:
+            self.health_listener(health)
+        except Exception:
+            log.exception("engine health listener failed")
+
+    def _model_label(self) -> str:
+        name = self._info.name if self._info is not None else ""
+        file = self.model_path.name
+        return f"{name} ({file})" if name and name != self.model_path.stem else file
+
+    def _load_crash_message(self, exit: WorkerExit) -> str:
+        cause, fix = likely_cause(exit.returncode)
+        return (
+            f"llama.cpp crashed while loading {self.model_path} ({exit.reason}). "
+            f"Likely cause: {cause}. Fix: {fix}; {DOCTOR_HINT}."
+        )
+
+    # ----- requests ----------------------------------------------------------------
+
+    def _live_worker(self) -> WorkerClient:
+        if self._down is not None:
+            raise EngineCrashedError(self._down)
+        worker = self._worker
+        if self._info is None or worker is None:
             raise EngineUnavailableError("the model is not loaded yet")
-        return self._llama
+        return worker
+
+    def _crash_error(self, exit: WorkerExit) -> EngineCrashedError:
+        return EngineCrashedError(
+            self._down or f"the llama.cpp worker running {self._model_label()} {exit.reason}"
+        )
 
     async def count_tokens(self, text: str) -> int:
-        # Tokenizing reads only the vocabulary, which is safe beside a decode.
-        llama = self._require_model()
-        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        worker = self._live_worker()
+        try:
+            reply = await worker.call("count", text=text)
+        except WorkerExitedError as error:
+            raise self._crash_error(error.exit) from None
+        if "error" in reply:
+            raise EngineUnavailableError(str(reply["error"]))
+        return int(reply["count"])
 
     async def stream(
         self, request: GenerationRequest, usage: GenerationUsage | None = None
     ) -> AsyncIterator[str]:
-        self._require_model()
+        worker = self._live_worker()
         usage = usage if usage is not None else GenerationUsage()
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-        cancel = threading.Event()
-
-        def emit(item: str | BaseException | None) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        job = loop.run_in_executor(self._executor, self._generate, request, usage, cancel, emit)
+        request_id, replies = worker.open(
+            "generate",
+            prompt=request.prompt,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            stop_token_ids=list(request.stop_token_ids),
+        )
+        final: dict[str, Any] | WorkerExit | None = None
         try:
             while True:
-                item = await queue.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            cancel.set()
-            # The worker sees the flag before its next token; waiting for it
-            # keeps usage complete and the single worker free for the next call.
-            await asyncio.shield(job)
-
-    def _generate(
-        self,
-        request: GenerationRequest,
-        usage: GenerationUsage,
-        cancel: threading.Event,
-        emit: Callable[[str | BaseException | None], None],
-    ) -> None:
-        started = time.perf_counter()
-        try:
-            self._generate_tokens(request, usage, cancel, emit)
-        except _Cancelled:
-            usage.finish_reason = "cancelled"
-        except ContextTooLongError as error:  # expected: the caller cuts the prompt and retries
-            usage.finish_reason = "error"
-            log.info("%s", error)
-            emit(error)
-        except Exception as error:  # reported to the consumer, not lost in the thread
-            usage.finish_reason = "error"
-            log.exception("generation failed")
-            emit(error)
-        finally:
-            usage.engine_seconds = time.perf_counter() - started
-            emit(None)
-
-    def _generate_tokens(
-        self,
-        request: GenerationRequest,
-        usage: GenerationUsage,
-        cancel: threading.Event,
-        emit: Callable[[str | BaseException | None], None],
-    ) -> None:
-        llama = self._llama
-        add_bos = bool(llama._model.add_bos_token())
-        tokens = llama.tokenize(request.prompt.encode("utf-8"), add_bos=add_bos, special=True)
-        usage.prompt_tokens_total = len(tokens)
-        n_ctx = llama.n_ctx()
-        if len(tokens) + 1 > n_ctx:
-            raise ContextTooLongError(
-                f"prompt of {len(tokens)} tokens does not fit the context of {n_ctx}"
-            )
-        max_tokens = max(0, min(request.max_tokens, n_ctx - len(tokens)))
-        usage.prompt_tokens = self._evaluate_prompt(tokens, cancel)
-
-        greedy = request.temperature <= 0
-        stop_ids = set(request.stop_token_ids)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        if max_tokens == 0:
-            usage.finish_reason = "length"
-            return
-        previous = tokens[-1:]
-        for token in llama.generate(
-            tokens,
-            top_k=1 if greedy else 40,
-            top_p=1.0 if greedy else request.top_p,
-            min_p=0.0,
-            temp=0.0 if greedy else request.temperature,
-            repeat_penalty=1.0,
-            reset=True,
-        ):
-            if cancel.is_set():
-                raise _Cancelled
-            if token in stop_ids or self._is_end_of_generation(token):
-                usage.finish_reason = "stop"
-                return
-            usage.generated_tokens += 1
-            piece = decoder.decode(llama.detokenize([token], prev_tokens=previous))
-            previous = [token]
-            if piece:
-                emit(piece)
-            if usage.generated_tokens >= max_tokens:
-                usage.finish_reason = "length"
-                return
-        usage.finish_reason = "stop"
-
-    def _is_end_of_generation(self, token: int) -> bool:
-        import llama_cpp
-
-        return bool(llama_cpp.llama_vocab_is_eog(self._llama._model.vocab, token))
-
-    def _evaluate_prompt(self, tokens: list[int], cancel: threading.Event) -> int:
-        """Evaluate all but the last prompt token in small chunks; return how many.
-
-        Tokens already in the KV cache are kept. Chunking lets a cancelled
-        request abandon a long prompt between chunks; ``generate`` then finds
-        the whole prefix cached and evaluates only the last token.
-        """
-        llama = self._llama
-        cached = llama.input_ids[: llama.n_tokens]
-        common = 0
-        for have, want in zip(cached, tokens[:-1], strict=False):
-            if have != want:
+                reply = await replies.get()
+                if isinstance(reply, dict) and "p" in reply:
+                    usage.generated_tokens = int(reply["n"])
+                    yield str(reply["p"])
+                    continue
+                final = reply
                 break
-            common += 1
-        llama.n_tokens = common
-        pending = tokens[common:-1]
-        for start in range(0, len(pending), _PROMPT_EVAL_CHUNK):
-            if cancel.is_set():
-                raise _Cancelled
-            llama.eval(pending[start : start + _PROMPT_EVAL_CHUNK])
-        return len(pending) + 1
+        finally:
+            if final is None:
+                worker.cancel(request_id)
+                # The worker stops before its next token; waiting for its reply
+                # keeps usage complete and the worker free for the next call.
+                final = await asyncio.shield(_last_reply(replies))
+            worker.finished(request_id)
+            _record(usage, final)
+        if isinstance(final, WorkerExit):
+            raise self._crash_error(final)
+        if "error" in final:
+            if final.get("kind") == "context":
+                log.info("%s", final["error"])
+                raise ContextTooLongError(str(final["error"]))
+            raise EngineError(f"llama.cpp generation failed: {final['error']}")
 
     async def close(self) -> None:
-        llama, self._llama = self._llama, None
+        self._closed = True
+        restart, self._restart_task = self._restart_task, None
+        if restart is not None:
+            restart.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await restart
+        worker, self._worker = self._worker, None
         self._info = None
-        if llama is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, llama.close)
-        self._executor.shutdown(wait=False)
+        if worker is not None:
+            await worker.close()
 
 
-def _trained_context(path: Path) -> int:
-    """The context length the model was trained with, from the GGUF header (0 if unknown)."""
-    try:
-        return trained_context_length(path)
-    except GGUFHeaderError as error:
-        log.debug("no trained context length from %s: %s", path, error)
-        return 0  # llama.cpp's own load reports what is wrong with the file
+async def _last_reply(
+    replies: asyncio.Queue[dict[str, Any] | WorkerExit],
+) -> dict[str, Any] | WorkerExit:
+    while True:
+        reply = await replies.get()
+        if not (isinstance(reply, dict) and "p" in reply):
+            return reply
+
+
+def _record(usage: GenerationUsage, final: dict[str, Any] | WorkerExit) -> None:
+    if isinstance(final, WorkerExit):
+        usage.finish_reason = "error"
+        return
+    done = final.get("done")
+    if done is None:
+        usage.finish_reason = "error"
+        return
+    usage.prompt_tokens = int(done["prompt_tokens"])
+    usage.prompt_tokens_total = int(done["prompt_tokens_total"])
+    usage.generated_tokens = int(done["generated"])
+    usage.finish_reason = str(done["finish_reason"])
+    usage.engine_seconds = float(done["engine_seconds"])
+
+
+_NATIVE_FAULTS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+
+
+def likely_cause(returncode: int) -> tuple[str, str]:
+    """(likely cause, fix) for a worker that ended with ``returncode``, in plain words."""
+    signum = -returncode if returncode < 0 else 0
+    if signum in _NATIVE_FAULTS:
+        return (
+            "a native fault in llama.cpp: a build with CPU kernels this machine cannot run "
+            "(AMX or AVX-512 under a VM), or engine.threads, engine.nBatch or engine.nCtx "
+            "out of range",
+            "rebuild llama-cpp-python with tools/install.sh (GGML_NATIVE=OFF), and check "
+            "engine.threads, engine.nBatch and engine.nCtx",
+        )
+    if signum == signal.SIGABRT:
+        return (
+            "llama.cpp stopped on a failed internal check (a damaged model file, or "
+            "settings it cannot honour)",
+            "check the model file and the engine settings",
+        )
+    if signum == signal.SIGKILL:
+        return (
+            "it was killed from outside, most often by the out-of-memory killer",
+            "use a smaller model or a smaller engine.nCtx, or free memory",
+        )
+    return ("it stopped unexpectedly", "see the server log (-v --log-file FILE)")
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def _log_restart_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("llama.cpp worker restart crashed", exc_info=error)

@@ -62,6 +62,7 @@ class EngineSettings:
     """Prompt batch size for llama.cpp."""
     seed: int = 0
     flash_attention: str = "auto"
+    """llama.cpp flash attention: auto (off for deepseek2, else llama.cpp's default), on, off."""
 
 
 class UnknownEngineError(EngineError):
@@ -83,6 +84,7 @@ def _llama_cpp(settings: EngineSettings, probe_tokens: frozenset[str]) -> Engine
         n_batch=settings.n_batch,
         n_gpu_layers=settings.gpu_layers,
         seed=settings.seed,
+        flash_attention=settings.flash_attention,
     )
     return LlamaCppEngine(options, probe_tokens)
 

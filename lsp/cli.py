@@ -4,7 +4,8 @@
 ``--tcp --port N`` serves on a loopback socket, one session per connection
 (lsp/tcp.py; other hosts need ``--allow-remote`` and a token). ``dscoder-lsp complete
 FILE:LINE:COL`` prints the completion the editor would show, from the same
-pipeline. ``testbed`` and ``serve-vllm`` hand over to their own modules.
+pipeline. ``doctor`` checks that the engine can run here. ``testbed`` and
+``serve-vllm`` hand over to their own modules.
 
 In stdio mode the protocol gets a private duplicate of file descriptor 1 and
 fd 1 itself is pointed at stderr, so nothing a library prints (not even C
@@ -347,6 +348,18 @@ def show_config(args: argparse.Namespace) -> int:
     return 1 if problems or more else 0
 
 
+def run_doctor(args: argparse.Namespace) -> int:
+    """Check the build, the CPU, the model and the endpoint (engines/doctor.py)."""
+    from engines.doctor import report, run_checks
+
+    sources, problems = build_sources(args)
+    config, more = sources.build()
+    for problem in [*problems, *more]:
+        sys.stdout.write(f"FAIL config: {problem}\n")
+    status = report(asyncio.run(run_checks(config.engine_settings())), sys.stdout)
+    return 1 if problems or more else status
+
+
 # ----- entry point ------------------------------------------------------------
 
 
@@ -386,6 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="print the effective configuration")
     add_common_flags(config, sub=True)
+    doctor = commands.add_parser(
+        "doctor", help="check the llama.cpp build, the CPU, the model and the endpoint"
+    )
+    add_common_flags(doctor, sub=True)
     commands.add_parser(
         "testbed", help="score a model on real code (see testbed --help)", add_help=False
     )
@@ -409,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_complete(args)
     if args.command == "config":
         return show_config(args)
+    if args.command == "doctor":
+        return run_doctor(args)
     return run_server(args)
 
 

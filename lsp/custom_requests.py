@@ -61,7 +61,9 @@ def register(server: DscoderServer) -> None:
         else:
             document = document_for(ls, uri)
         excluded = exclusion_of(ls).reason(document.uri)
-        result = await complete_at(ls, document, _position(params), invoked=True)
+        result = await complete_at(
+            ls, document, _position(params), invoked=True, crash_is_error=True
+        )
         engine = ls.service.engine
         if result is None:
             return {

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from completion.document import Document
 from completion.large_text import utf8_length
 from completion.pipeline import Completion
 from completion.privacy import Exclusion
-from engines.base import EngineError
+from engines.base import EngineCrashedError, EngineError
 from lsp.positions import PositionError, encoding_of, offset_at, position_at
 
 if TYPE_CHECKING:
@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 
 class InvalidRequest(JsonRpcInvalidParams):
     """InvalidParams with our own message (pygls's default has none)."""
+
+    def __init__(self, message: str):
+        super().__init__(message=message)
+
+
+class EngineCrashed(JsonRpcException):
+    """LSP's RequestFailed: the engine's worker died under this request."""
+
+    CODE = int(types.LSPErrorCodes.RequestFailed)
 
     def __init__(self, message: str):
         super().__init__(message=message)
@@ -122,8 +131,14 @@ async def complete_at(
     document: Document,
     position: types.Position,
     invoked: bool = False,
+    crash_is_error: bool = False,
 ) -> Completion | None:
-    """Run the pipeline at ``position``; None when there is nothing to offer."""
+    """Run the pipeline at ``position``; None when there is nothing to offer.
+
+    With ``crash_is_error`` a worker crash is answered as a RequestFailed
+    error (for ``dscoder/complete``, whose callers are scripts) instead of
+    an empty result.
+    """
     large = document.uri in server.large_documents
     offset = 0 if large else cursor_offset(server, document, position)
     reason = skip_reason(server, document)
@@ -145,6 +160,9 @@ async def complete_at(
         raise
     except EngineError as error:
         # Already shown once by the status listener; keep the request cheap.
+        if crash_is_error and isinstance(error, EngineCrashedError):
+            server.stats.add(errors=1)
+            raise EngineCrashed(str(error)) from None
         server.stats.add(errors=1)
         server.stats.last_error = str(error)
         log.info("no completion: %s", error)

@@ -276,13 +276,16 @@ class DscoderServer(LanguageServer):
             self.protocol.notify("dscoder/status", params)
         except Exception:  # no client connected yet (headless use)
             log.debug("could not send dscoder/status", exc_info=True)
-        if status.state is EngineState.FAILED and status.message != self._reported_failure:
+        crashed = status.state in (EngineState.FAILED, EngineState.RESTARTING)
+        if crashed and status.message != self._reported_failure:
             self._reported_failure = status.message
             self.show(f"dscoder-lsp: {status.message}")
         elif status.state is EngineState.READY:
             self._reported_failure = None
             self.log_to_client(
-                f"dscoder-lsp: {status.engine} ready with {status.model} "
+                f"dscoder-lsp: {status.message}"
+                if status.message
+                else f"dscoder-lsp: {status.engine} ready with {status.model} "
                 f"(loaded in {status.load_seconds:.2f}s)"
             )
 

@@ -28,6 +28,7 @@ from completion.prompt import (
     detect_family,
     get_template,
 )
+from completion.region import TypedRegions
 from completion.stats import Stats
 from engines.base import (
     ContextTooLongError,
@@ -123,6 +124,7 @@ class CompletionPipeline:
         self.counter = TokenEstimator()
         self._budget_key: tuple[int, str, int] | None = None
         self._budget_options = options.context
+        self.regions = TypedRegions()
 
     @property
     def template(self) -> FimTemplate:
@@ -149,11 +151,32 @@ class CompletionPipeline:
         return self._budget_options
 
     def make_context(
-        self, document: Document, offset: int, file_path: str | None = None
+        self,
+        document: Document,
+        offset: int,
+        file_path: str | None = None,
+        options: ContextOptions | None = None,
     ) -> Context:
-        return build_context(
-            document, offset, self.context_options(), self.counter, file_path=file_path
-        )
+        """The context at ``offset``, in its typed-region form when that is on."""
+        if options is None:
+            options = self.context_options()
+        context = build_context(document, offset, options, self.counter, file_path=file_path)
+        if options.typed_region and self.template.middle_follows:
+            context = self.regions.apply(
+                document,
+                offset,
+                context,
+                options,
+                self.counter,
+                lambda budget: build_context(
+                    document,
+                    offset,
+                    dataclasses.replace(options, max_tokens=budget),
+                    self.counter,
+                    file_path=file_path,
+                ),
+            )
+        return context
 
     def make_prompt(self, context: Context) -> Prompt:
         return build_prompt(
@@ -162,6 +185,9 @@ class CompletionPipeline:
             context.suffix,
             self.options.stop,
             line_in_middle=self.options.context.line_in_middle,
+            middle_start=context.prefix[len(context.prefix) - context.typed :]
+            if context.typed
+            else None,
         )
 
     async def fit_prompt(
@@ -210,7 +236,7 @@ class CompletionPipeline:
             log.debug(
                 "prompt of %d tokens over %d: context budget %d", exact, limit, options.max_tokens
             )
-            context = build_context(document, offset, options, self.counter, file_path)
+            context = self.make_context(document, offset, file_path, options)
             prompt = self.make_prompt(context)
         return context, prompt
 
@@ -262,7 +288,7 @@ class CompletionPipeline:
                 # The engine's real window is smaller than it reported: cut a quarter.
                 options = self.context_options()
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
-                context = build_context(document, offset, smaller, self.counter, file_path)
+                context = self.make_context(document, offset, file_path, smaller)
                 prompt = self.make_prompt(context)
             raw, usage = await self.generate(prompt, context, timing, progress)
         self.counter.observe(prompt.text, usage.prompt_tokens_total)

@@ -100,4 +100,7 @@ def register(server: DscoderServer) -> None:
                 "version": __version__,
             }
         )
+        wanted = params.get("promptEval") if isinstance(params, dict) else None
+        if wanted or getattr(params, "promptEval", False):
+            snapshot["promptEval"] = ls.stats.prompt_eval_log()  # for the benches
         return snapshot

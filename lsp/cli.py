@@ -13,24 +13,20 @@ code) can corrupt the protocol stream.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from completion.document import Document
 from lsp import __version__
-from lsp.config import (
-    ConfigSources,
-    environ_snapshot,
-    from_environment,
-    load_file_sources,
-    unstructure,
-)
+
+if TYPE_CHECKING:
+    # Imported where used: the server answers initialize before loading them.
+    from completion.document import Document
+    from lsp.config import ConfigSources
 
 log = logging.getLogger("dscoder")
 
@@ -111,6 +107,8 @@ def configure_logging(verbosity: int, log_file: str | None) -> None:
 
 
 def build_sources(args: argparse.Namespace) -> tuple[ConfigSources, list[str]]:
+    from lsp.config import ConfigSources, environ_snapshot, from_environment, load_file_sources
+
     environ = environ_snapshot()
     files, problems = load_file_sources(vars(args).get("config"), environ)
     sources = ConfigSources(
@@ -132,6 +130,14 @@ def _protocol_stdout() -> BinaryIO:
 
 
 def run_server(args: argparse.Namespace) -> int:
+    first = None
+    if not args.tcp:
+        stdout = _protocol_stdout()
+        from lsp.early import answer_early, can_answer_early
+
+        if can_answer_early(sys.stdin.buffer, stdout):
+            # Before the protocol stack is imported (lsp/early.py says why).
+            first = answer_early(sys.stdin.buffer.fileno(), stdout)
     from lsp.server import create_server
 
     sources, problems = build_sources(args)
@@ -140,7 +146,7 @@ def run_server(args: argparse.Namespace) -> int:
         log.info("serving LSP on %s:%d", args.host, args.port)
         server.start_tcp(args.host, args.port)
     else:
-        server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
+        server.serve_stdio(sys.stdin.buffer, stdout, first)
     return 0
 
 
@@ -220,6 +226,8 @@ LANGUAGE_BY_SUFFIX = {
 
 def load_document(args: argparse.Namespace) -> tuple[Document, int, str | None]:
     """The file (or stdin) as a Document, and the cursor's offset in it."""
+    from completion.document import Document
+
     path, line, column = parse_location(args)
     text = read_source(path)
     if "\x00" in text:
@@ -296,6 +304,8 @@ async def _complete(
 def run_complete(args: argparse.Namespace) -> int:
     try:
         document, offset, path = load_document(args)
+        import asyncio
+
         return asyncio.run(_complete(args, document, offset, path))
     except CompleteError as error:
         sys.stderr.write(f"dscoder-lsp: {error}\n")
@@ -303,6 +313,8 @@ def run_complete(args: argparse.Namespace) -> int:
 
 
 def show_config(args: argparse.Namespace) -> int:
+    from lsp.config import unstructure
+
     sources, problems = build_sources(args)
     config, more = sources.build()
     sys.stdout.write(json.dumps(unstructure(config), indent=2) + "\n")

@@ -10,9 +10,8 @@ background tasks and per-document supersession.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import os
-import stat
 import threading
 from collections.abc import Coroutine
 from typing import Any, BinaryIO
@@ -28,6 +27,8 @@ from completion.service import CompletionService, EngineState, EngineStatus
 from completion.stats import Stats
 from lsp import __version__
 from lsp.config import Config, ConfigSources
+from lsp.early import FirstMessage, store_answer
+from lsp.pipes import own_pipe
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,23 @@ class DscoderProtocol(LanguageServerProtocol):
     def handle_message(self, message: Any) -> None:
         if message is not None:
             super().handle_message(message)
+
+    early: FirstMessage | None = None
+    """The first message, when it was read before pygls was imported (lsp/early.py)."""
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        early = self.early
+        if early is None or early.initialize_id is None or msg_id != early.initialize_id:
+            super()._send_response(msg_id, result, error)
+            return
+        self.early = None
+        if error is None and early.cache_key is not None:
+            answer = json.loads(json.dumps(result, default=self._serialize_message))
+            store_answer(early.cache_key, answer)
+        if not early.answered:
+            super()._send_response(msg_id, result, error)
+        elif error is not None:
+            log.warning("initialize failed after it was answered from the cache: %s", error)
 
 
 class DscoderServer(LanguageServer):
@@ -99,15 +117,22 @@ class DscoderServer(LanguageServer):
 
     # ----- transport ------------------------------------------------------
 
-    def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
+    def serve_stdio(
+        self, stdin: BinaryIO, stdout: BinaryIO, first: FirstMessage | None = None
+    ) -> None:
         """Serve over stdio, reading stdin on the event loop when it is a pipe.
 
         pygls reads stdin with a blocking call per header line and per body on
         its thread pool: three thread hand-offs per message. Reading the pipe
         on the event loop saves them (and keeps that pool free). Anything
         else (a regular file, a terminal) goes through pygls's own reader.
+        ``first`` holds what ``lsp.early`` read (and maybe answered) already.
         """
-        if not _own_pipe(stdin, stdout):
+        if isinstance(self.protocol, DscoderProtocol):
+            self.protocol.early = first
+        if first is not None and first.raw:
+            stdin = _Prefaced(stdin, first.raw)  # type: ignore[assignment]
+        if not own_pipe(stdin, stdout):
             self.start_io(stdin, stdout)
             return
         self._stop_event = threading.Event()
@@ -127,6 +152,9 @@ class DscoderServer(LanguageServer):
     async def _run_on_pipe(self, stdin: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
         reader = _PipeReader(limit=2**26)
+        if isinstance(stdin, _Prefaced):
+            reader.feed_data(stdin.take_preface())
+            stdin = stdin.stream
         try:
             await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
         except (OSError, ValueError) as error:
@@ -255,21 +283,39 @@ class _PipeSetupError(Exception):
     """stdin could not be watched by the event loop."""
 
 
-def _own_pipe(stdin: BinaryIO, stdout: BinaryIO) -> bool:
-    """True when stdin is a pipe or socket of its own, safe to make non-blocking.
+class _Prefaced:
+    """A binary stream that first yields bytes read from it already."""
 
-    Non-blocking is a property of the open file, so stdin must not be the
-    same socket as stdout (socat, inetd): writes to it could then be cut short.
-    """
-    if os.name != "posix":
-        return False
-    try:
-        read, write = os.fstat(stdin.fileno()), os.fstat(stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
-    if not (stat.S_ISFIFO(read.st_mode) or stat.S_ISSOCK(read.st_mode)):
-        return False
-    return (read.st_dev, read.st_ino) != (write.st_dev, write.st_ino)
+    def __init__(self, stream: BinaryIO, preface: bytes) -> None:
+        self.stream = stream
+        self._preface = preface
+
+    def take_preface(self) -> bytes:
+        preface, self._preface = self._preface, b""
+        return preface
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def readline(self) -> bytes:
+        if self._preface:
+            line, found, rest = self._preface.partition(b"\n")
+            if found:
+                self._preface = rest
+                return line + found
+            self._preface = b""
+            return line + self.stream.readline()
+        return self.stream.readline()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._preface and size >= 0:
+            piece, self._preface = self._preface[:size], self._preface[size:]
+            if len(piece) < size:
+                piece += self.stream.read(size - len(piece))
+            return piece
+        if self._preface:
+            return self.take_preface() + self.stream.read()
+        return self.stream.read(size)
 
 
 class _PipeReader(asyncio.StreamReader):

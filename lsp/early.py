@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import select
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,24 @@ def cache_key(request: dict[str, Any]) -> str | None:
     return digest.hexdigest()[:32]
 
 
+def _read(fd: int) -> bytes:
+    """One read from ``fd``, waiting on a non-blocking pipe; b"" at EOF or on an error."""
+    while True:
+        try:
+            return os.read(fd, 65536)
+        except BlockingIOError:
+            select.select([fd], [], [])
+        except InterruptedError:
+            continue
+        except OSError:
+            return b""
+
+
 def read_first_message(fd: int) -> tuple[bytes, dict[str, Any] | None]:
     """(bytes read, the first message parsed) from a pipe; None when it cannot be parsed."""
     data = b""
     while _HEADER_END not in data:
-        chunk = os.read(fd, 65536)
+        chunk = _read(fd)
         if not chunk:
             return data, None
         data += chunk
@@ -104,7 +118,7 @@ def read_first_message(fd: int) -> tuple[bytes, dict[str, Any] | None]:
     if length is None or length > _MAX_FIRST_MESSAGE:
         return data, None
     while len(body) < length:
-        chunk = os.read(fd, 65536)
+        chunk = _read(fd)
         if not chunk:
             return data, None
         data += chunk
@@ -141,8 +155,15 @@ def answer_early(fd: int, out: Any) -> FirstMessage:
         return first  # not cached yet: pygls answers, and the answer is stored
     body = json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result})
     encoded = body.encode("utf-8")
-    out.write(b"Content-Length: %d\r\n\r\n" % len(encoded) + encoded)
-    out.flush()
+    frame = memoryview(b"Content-Length: %d\r\n\r\n" % len(encoded) + encoded)
+    try:
+        while frame:
+            written = out.write(frame)
+            frame = frame[written if written is not None else len(frame) :]
+        out.flush()
+    except OSError as error:  # the client is gone; pygls will find out too
+        log.debug("could not write the early initialize answer: %s", error)
+        return first
     first.answered = True
     return first
 

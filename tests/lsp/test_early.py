@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -85,12 +86,14 @@ def test_anything_else_is_handed_over_unanswered(data: bytes) -> None:
     assert not first.answered and first.raw == data and out.getvalue() == b""
 
 
-def test_a_message_split_across_reads_is_read_whole() -> None:
+def test_a_message_split_across_reads_is_read_whole_from_a_non_blocking_pipe() -> None:
     read, write = os.pipe()
+    os.set_blocking(read, False)  # as a parent may leave it: reads wait on select
     data = framed(INITIALIZE)
     pid = os.fork()
     if pid == 0:  # a writer that sends the message in three pieces
         for start in range(0, len(data), len(data) // 3 + 1):
+            time.sleep(0.02)
             os.write(write, data[start : start + len(data) // 3 + 1])
         os._exit(0)
     os.close(write)

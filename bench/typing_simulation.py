@@ -10,7 +10,8 @@ cache, no debounce, no cancellation, no stream reuse) for comparison.
 Figures printed per mode: engine calls per 100 keystrokes, cache hit rate,
 prompt tokens evaluated per engine call (p50/p95, and as a share of the
 prompt), time from pause to suggestion (p50/p95) and how much of it was
-neither debounce nor engine time ("pause slack"), server overhead per
+neither debounce nor engine time ("pause slack"), how many pauses got a
+suggestion to show (a ghost) and the time to it (p50), server overhead per
 request (p50, end to end minus engine time), and RSS.
 
 The typed text runs across many lines (``--keys`` characters from a start
@@ -65,6 +66,9 @@ def plain(value: Any) -> Any:
 class Replay:
     keys: int = 0
     pause_latencies_ms: list[float] = field(default_factory=list)
+    ghost_latencies_ms: list[float] = field(default_factory=list)
+    """Per pause whose answer had a suggestion (a ghost shown): time to it."""
+    pauses: int = 0
     pause_slack_ms: list[float] = field(default_factory=list)
     """Per pause: time to suggestion minus that request's debounce and engine wait."""
     pause_outside_ms: list[float] = field(default_factory=list)
@@ -173,9 +177,12 @@ async def replay_file(
         if pause:
             # The user stops: time until the suggestion for this cursor arrives.
             try:
-                await asyncio.wait_for(pending, timeout=30)
+                result.pauses += 1
+                answer = await asyncio.wait_for(pending, timeout=30)
                 latency_ms = (time.perf_counter() - sent) * 1000
                 result.pause_latencies_ms.append(latency_ms)
+                if shows_ghost(answer):
+                    result.ghost_latencies_ms.append(latency_ms)
                 stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
                 # Time the user waited beyond the debounce and the model's own time.
                 waited = stats.get("lastDebounceMs", 0.0) + stats.get("lastEngineWaitMs", 0.0)
@@ -192,6 +199,12 @@ async def replay_file(
         except Exception:
             pass
     result.typing_calls.extend((await prompt_eval_log(client))[calls_before:])
+
+
+def shows_ghost(answer: Any) -> bool:
+    """True when an inlineCompletion answer has a suggestion to show."""
+    items = getattr(answer, "items", answer) or []
+    return any(getattr(item, "insert_text", "") for item in items)
 
 
 async def prompt_eval_log(client: LanguageClient) -> list[list[int]]:
@@ -273,6 +286,9 @@ def report(name: str, replay: Replay) -> dict[str, float]:
         "typing: tokens evaluated p95": percentile(evaluated, 0.95),
         "pause->suggestion p50 ms": percentile(replay.pause_latencies_ms, 0.5),
         "pause->suggestion p95 ms": percentile(replay.pause_latencies_ms, 0.95),
+        "pauses": replay.pauses,
+        "pauses with a ghost": len(replay.ghost_latencies_ms),
+        "pause->ghost p50 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.5),
         "pause slack p50 ms": percentile(replay.pause_slack_ms, 0.5),
         "  of which outside server p50 ms": percentile(replay.pause_outside_ms, 0.5),
         "empty request round trip p50 ms": percentile(replay.round_trips_ms, 0.5),

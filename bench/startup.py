@@ -56,7 +56,7 @@ def spawn_to_initialize(extra: list[str], cache_home: str | None = None) -> tupl
     """(ms from spawn to the initialize answer, stderr)."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     if cache_home is not None:
-        environment["XDG_CACHE_HOME"] = cache_home
+        environment["DSCODER_CACHE"] = cache_home
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, *extra, "-m", "lsp.cli", "--stdio"],

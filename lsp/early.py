@@ -7,7 +7,8 @@ on the server's code and the client's capabilities, so it is kept in a
 small cache file, keyed by both, the first time pygls computes it. On the
 next start with the same key, the server reads the ``initialize`` request
 straight off the stdin pipe, writes the cached answer, and only then imports
-the protocol stack. The request is then handed to pygls as if just read, so
+the protocol stack (``DSCODER_EARLY_INITIALIZE=0`` turns this off). The
+request is then handed to pygls as if just read, so
 it sets up its state (client capabilities, position encoding, workspace)
 and our own handler runs as usual; its answer, the same as the cached one,
 is not sent again. Messages the client sends meanwhile wait in the pipe.
@@ -50,6 +51,10 @@ class FirstMessage:
 
 
 def cache_dir() -> Path:
+    """``$DSCODER_CACHE/initialize``, as the project's other caches (else the XDG cache)."""
+    own = os.environ.get("DSCODER_CACHE")
+    if own:
+        return Path(own) / "initialize"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dscoder-lsp" / "initialize"
 

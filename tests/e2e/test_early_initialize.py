@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 async def test_a_cached_answer_is_the_same_and_the_server_serves_after_it(
     start_server: StartServer, fill_model: Path, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env = {**os.environ, "DSCODER_CACHE": str(tmp_path / "dscoder-lsp")}
     cold = await start_server("--model", str(fill_model), env=env)
     cached = list((tmp_path / "dscoder-lsp" / "initialize").glob("*.json"))
     assert len(cached) == 1

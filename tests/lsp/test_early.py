@@ -36,6 +36,7 @@ def pipe_with(data: bytes) -> int:
 @pytest.fixture(autouse=True)
 def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("DSCODER_CACHE", raising=False)
     return tmp_path
 
 

@@ -152,13 +152,18 @@ class DscoderServer(LanguageServer):
     async def _run_on_pipe(self, stdin: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
         reader = _PipeReader(limit=2**26)
+        pipe = stdin
         if isinstance(stdin, _Prefaced):
-            reader.feed_data(stdin.take_preface())
-            stdin = stdin.stream
+            # Fed before the pipe is watched, so the bytes keep their order;
+            # kept in ``stdin`` until then, for pygls's reader if watching fails.
+            reader.feed_data(stdin.preface)
+            pipe = stdin.stream
         try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
         except (OSError, ValueError) as error:
             raise _PipeSetupError(str(error)) from error
+        if isinstance(stdin, _Prefaced):
+            stdin.take_preface()
         assert self._stop_event is not None
         await run_async(
             stop_event=self._stop_event,
@@ -289,6 +294,10 @@ class _Prefaced:
     def __init__(self, stream: BinaryIO, preface: bytes) -> None:
         self.stream = stream
         self._preface = preface
+
+    @property
+    def preface(self) -> bytes:
+        return self._preface
 
     def take_preface(self) -> bytes:
         preface, self._preface = self._preface, b""

@@ -8,13 +8,22 @@ previous one, as VS Code does. The same replay runs in a naive mode (no
 cache, no debounce, no cancellation, no stream reuse) for comparison.
 
 Figures printed per mode: engine calls per 100 keystrokes, cache hit rate,
-median prompt tokens evaluated per engine call (and as a share of the
+prompt tokens evaluated per engine call (p50/p95, and as a share of the
 prompt), time from pause to suggestion (p50/p95) and how much of it was
-neither debounce nor engine time ("pause slack"), server overhead per
+neither debounce nor engine time ("pause slack"), how many pauses got a
+suggestion to show (a ghost) and the time to it (p50), server overhead per
 request (p50, end to end minus engine time), and RSS.
 
+The typed text runs across many lines (``--keys`` characters from a start
+line in each file, Enter and indentation included), so the figures cover
+the calls after a new line as well as those along one. ``--before
+KEY=VALUE`` adds a run of the same replay with that setting (for instance
+``context.typedRegion=false``, the behaviour before the typed region), and
+prints it beside the default; ``--no-naive`` skips the naive mode.
+
     .venv/bin/python bench/typing_simulation.py [--keys 300] [--model PATH]
-        [--option context.stableHeadLines=0 ...]
+        [--option context.stableHeadLines=0 ...] [--before context.typedRegion=false]
+        [--no-naive]
 """
 
 from __future__ import annotations
@@ -57,6 +66,9 @@ def plain(value: Any) -> Any:
 class Replay:
     keys: int = 0
     pause_latencies_ms: list[float] = field(default_factory=list)
+    ghost_latencies_ms: list[float] = field(default_factory=list)
+    """Per pause whose answer had a suggestion (a ghost shown): time to it."""
+    pauses: int = 0
     pause_slack_ms: list[float] = field(default_factory=list)
     """Per pause: time to suggestion minus that request's debounce and engine wait."""
     pause_outside_ms: list[float] = field(default_factory=list)
@@ -65,6 +77,9 @@ class Replay:
     """Round trips of a request that does no work (dscoder/stats), after the replay."""
     stats: dict[str, Any] = field(default_factory=dict)
     rss_mb: float = 0.0
+    typing_calls: list[list[int]] = field(default_factory=list)
+    """[evaluated, total] prompt tokens of each engine call made while typing
+    (a file's opening call, which evaluates its whole prompt, is left out)."""
 
 
 def rss_mb(pid: int) -> float:
@@ -102,6 +117,22 @@ async def replay_file(
     )
     line, character = start_line, 0
     version = 1
+    # The editor opens the file: its first prompt is evaluated whole, once.
+    opening = client.protocol.send_request_async(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION,
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=character),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
+            ),
+        ),
+    )
+    try:
+        await asyncio.wait_for(opening, timeout=30)
+    except Exception:
+        pass
+    calls_before = len(await prompt_eval_log(client))
     pending: asyncio.Future[Any] | None = None
     pending_id = ""
     for index, char in enumerate(to_type):
@@ -146,9 +177,12 @@ async def replay_file(
         if pause:
             # The user stops: time until the suggestion for this cursor arrives.
             try:
-                await asyncio.wait_for(pending, timeout=30)
+                result.pauses += 1
+                answer = await asyncio.wait_for(pending, timeout=30)
                 latency_ms = (time.perf_counter() - sent) * 1000
                 result.pause_latencies_ms.append(latency_ms)
+                if shows_ghost(answer):
+                    result.ghost_latencies_ms.append(latency_ms)
                 stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
                 # Time the user waited beyond the debounce and the model's own time.
                 waited = stats.get("lastDebounceMs", 0.0) + stats.get("lastEngineWaitMs", 0.0)
@@ -164,6 +198,18 @@ async def replay_file(
             await asyncio.wait_for(pending, timeout=30)
         except Exception:
             pass
+    result.typing_calls.extend((await prompt_eval_log(client))[calls_before:])
+
+
+def shows_ghost(answer: Any) -> bool:
+    """True when an inlineCompletion answer has a suggestion to show."""
+    items = getattr(answer, "items", answer) or []
+    return any(getattr(item, "insert_text", "") for item in items)
+
+
+async def prompt_eval_log(client: LanguageClient) -> list[list[int]]:
+    stats = plain(await client.protocol.send_request_async("dscoder/stats", {"promptEval": True}))
+    return [list(pair) for pair in stats.get("promptEval", [])]
 
 
 async def run_mode(
@@ -222,6 +268,8 @@ def percentile(values: list[float], fraction: float) -> float:
 def report(name: str, replay: Replay) -> dict[str, float]:
     stats = replay.stats
     keys = max(1, replay.keys)
+    shares = [e / t for e, t in replay.typing_calls if t]
+    evaluated = [float(e) for e, _ in replay.typing_calls]
     figures = {
         "keystrokes": replay.keys,
         "engine calls / 100 keys": 100 * stats["engineCalls"] / keys,
@@ -230,8 +278,18 @@ def report(name: str, replay: Replay) -> dict[str, float]:
         "cancelled": stats["cancelled"],
         "prompt tokens evaluated p50": stats["promptTokensEvaluatedP50"],
         "prompt evaluated share p50": stats["promptEvaluatedFractionP50"],
+        "prompt tokens evaluated p95": stats.get("promptTokensEvaluatedP95", float("nan")),
+        "prompt evaluated share p95": stats.get("promptEvaluatedFractionP95", float("nan")),
+        "engine calls per keystroke": stats["engineCalls"] / keys,
+        "typing: prompt evaluated p50": percentile(shares, 0.5),
+        "typing: prompt evaluated p95": percentile(shares, 0.95),
+        "typing: tokens evaluated p50": percentile(evaluated, 0.5),
+        "typing: tokens evaluated p95": percentile(evaluated, 0.95),
         "pause->suggestion p50 ms": percentile(replay.pause_latencies_ms, 0.5),
         "pause->suggestion p95 ms": percentile(replay.pause_latencies_ms, 0.95),
+        "pauses": replay.pauses,
+        "pauses with a ghost": len(replay.ghost_latencies_ms),
+        "pause->ghost p50 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.5),
         "pause slack p50 ms": percentile(replay.pause_slack_ms, 0.5),
         "  of which outside server p50 ms": percentile(replay.pause_outside_ms, 0.5),
         "empty request round trip p50 ms": percentile(replay.round_trips_ms, 0.5),
@@ -259,6 +317,14 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="a server setting for both modes (dscoder-lsp --set), e.g. context.stableHeadLines=0",
     )
+    parser.add_argument(
+        "--before",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also run with this setting added, side by side (e.g. context.typedRegion=false)",
+    )
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive mode")
     args = parser.parse_args()
     from lsp.config import default_model_path
 
@@ -271,12 +337,21 @@ def main() -> int:
         "dscoder-lsp (cache, debounce, cancellation)",
         asyncio.run(run_mode(model, False, args.keys, args.seed, args.option)),
     )
-    naive = report(
-        "naive (no cache, no debounce, no cancellation)",
-        asyncio.run(run_mode(model, True, args.keys, args.seed, args.option)),
-    )
-    ratio = naive["engine calls / 100 keys"] / max(1e-9, smart["engine calls / 100 keys"])
-    sys.stdout.write(f"\nengine calls, naive / dscoder-lsp: {ratio:.1f}x\n")
+    if args.before:
+        before = report(
+            f"dscoder-lsp before ({', '.join(args.before)})",
+            asyncio.run(run_mode(model, False, args.keys, args.seed, [*args.option, *args.before])),
+        )
+        sys.stdout.write(f"\n{'figure':32s} {'before':>10s} {'now':>10s}\n")
+        for key in smart:
+            sys.stdout.write(f"{key:32s} {before[key]:10.3f} {smart[key]:10.3f}\n")
+    if not args.no_naive:
+        naive = report(
+            "naive (no cache, no debounce, no cancellation)",
+            asyncio.run(run_mode(model, True, args.keys, args.seed, args.option)),
+        )
+        ratio = naive["engine calls / 100 keys"] / max(1e-9, smart["engine calls / 100 keys"])
+        sys.stdout.write(f"\nengine calls, naive / dscoder-lsp: {ratio:.1f}x\n")
     sys.stdout.write(
         f"pause->suggestion minus (its debounce + engine time), p50: "
         f"{smart['pause slack p50 ms']:.1f} ms (target: at most 10 ms)\n"

@@ -82,6 +82,20 @@ class ContextOptions:
     a line then only appends to the prompt, so the engine's cached prompt is
     reused up to the new characters; otherwise the suffix, which follows the
     prefix in the prompt, is evaluated again on every keystroke."""
+    typed_region: bool = False
+    """While the user types in one place, keep the prompt's prefix and suffix
+    as they were cut when typing began, and put everything typed since then
+    after the FIM middle marker, across lines (``completion.region``): the
+    prompt only grows at its end, so a new line costs the engine its new keys,
+    not the suffix again. Needs a template whose middle follows the prompt.
+    Off by default until the bundled tiny test model is retrained on this
+    prompt form (it fills 8 of 60 held-out holes in it; DeepSeek Coder's own
+    FIM training splits at random characters, so multi-line middles are its
+    normal input)."""
+    typed_region_lines: int = 16
+    """Most line breaks in the typed region before it is anchored again."""
+    typed_region_tokens: int = 192
+    """Most tokens in the typed region before it is anchored again."""
     parse_budget_ms: float = 4.0
     """Most time a request waits for the incremental reparse (0: no limit). A
     reparse that takes longer (rare: some edits make tree-sitter redo much of a
@@ -126,6 +140,9 @@ class Context:
     """Other files' snippets in ``header``, in the repository format."""
     cross_file_chars: int = 0
     """Length of the start of ``header`` the snippets take (before the file's own path)."""
+    typed: int = 0
+    """Length of the end of ``prefix`` typed since the typed region's anchor,
+    which the prompt puts after the middle marker (0: the line rule decides)."""
 
 
 def wants_multiline(line_prefix: str, line_suffix: str, mode: Multiline) -> bool:

@@ -32,6 +32,7 @@ from completion.prompt import (
     detect_family,
     get_template,
 )
+from completion.region import TypedRegions
 from completion.stats import Stats
 from engines.base import (
     ContextTooLongError,
@@ -160,6 +161,7 @@ class CompletionPipeline:
         self._budgets: dict[tuple[int, str, int, bool], ContextOptions] = {}
         self.cross_file: CrossFileProvider | None = None
         """Where cross-file snippets come from (the service's provider); None: none."""
+        self.regions = TypedRegions()
 
     @property
     def template(self) -> FimTemplate:
@@ -189,15 +191,36 @@ class CompletionPipeline:
         return budgeted
 
     def make_context(
-        self, document: Document, offset: int, file_path: str | None = None
+        self,
+        document: Document,
+        offset: int,
+        file_path: str | None = None,
+        options: ContextOptions | None = None,
     ) -> Context:
-        """The context, cut for a one-line answer unless the cursor wants a block."""
-        single = self.context_options(False)
-        context = self.build_context(document, offset, single, file_path)
-        if context.multiline:
-            wide = self.context_options(True)
-            if wide.max_tokens < single.max_tokens:
-                context = self.build_context(document, offset, wide, file_path)
+        """The context at ``offset``: cut for a one-line answer unless the cursor
+        wants a block (or cut to ``options``), in its typed-region form when that is on."""
+        if options is None:
+            options = self.context_options(False)
+            context = self.build_context(document, offset, options, file_path)
+            if context.multiline:
+                wide = self.context_options(True)
+                if wide.max_tokens < options.max_tokens:
+                    options = wide
+                    context = self.build_context(document, offset, options, file_path)
+        else:
+            context = self.build_context(document, offset, options, file_path)
+        if options.typed_region and self.template.middle_follows:
+            cut = options
+            context = self.regions.apply(
+                document,
+                offset,
+                context,
+                cut,
+                self.counter,
+                lambda budget: self.build_context(
+                    document, offset, dataclasses.replace(cut, max_tokens=budget), file_path
+                ),
+            )
         return lf_only(context)
 
     def build_context(
@@ -277,6 +300,9 @@ class CompletionPipeline:
             suffix,
             self.options.stop,
             line_in_middle=self.options.context.line_in_middle,
+            middle_start=context.prefix[len(context.prefix) - context.typed :]
+            if context.typed
+            else None,
         )
         if not files and not scrubbed:
             return prompt
@@ -330,7 +356,7 @@ class CompletionPipeline:
             log.debug(
                 "prompt of %d tokens over %d: context budget %d", exact, limit, options.max_tokens
             )
-            context = lf_only(self.build_context(document, offset, options, file_path))
+            context = self.make_context(document, offset, file_path, options)
             prompt = self.make_prompt(context)
         return context, prompt
 
@@ -389,7 +415,7 @@ class CompletionPipeline:
                 # The engine's real window is smaller than it reported: cut a quarter.
                 options = self.context_options(context.multiline)
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
-                context = lf_only(self.build_context(document, offset, smaller, file_path))
+                context = self.make_context(document, offset, file_path, smaller)
                 prompt = self.make_prompt(context)
             raw, usage = await self.generate(
                 prompt, context, timing, progress, session_key(self.workspace_uri, document.uri)

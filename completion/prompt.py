@@ -204,6 +204,7 @@ def build_prompt(
     extra_stop: tuple[str, ...] = (),
     file_path: str | None = None,
     line_in_middle: bool = False,
+    middle_start: str | None = None,
 ) -> Prompt:
     """Render ``template`` around the cursor's prefix and suffix.
 
@@ -215,11 +216,20 @@ def build_prompt(
     follows the cursor and is evaluated again on every keystroke. Models
     trained on FIM with split points anywhere in a document (DeepSeek Coder
     splits at random characters) read both forms alike.
+
+    ``middle_start``, when given, is the end of ``prefix`` to put after the
+    middle marker instead of the line rule's (the typed region, which may
+    span lines); it is ignored unless ``prefix`` ends with it.
     """
     if file_path and template.file_header:
         prefix = template.file_header.replace("{path}", file_path) + prefix
     stop = tuple(dict.fromkeys(template.stop + extra_stop))
-    middle_start = typed_on_line(prefix) if line_in_middle and template.middle_follows else ""
+    if not template.middle_follows:
+        middle_start = ""
+    elif middle_start and prefix.endswith(middle_start):
+        pass
+    else:
+        middle_start = typed_on_line(prefix) if line_in_middle else ""
     head = prefix[: len(prefix) - len(middle_start)]
     return Prompt(
         text=template.render(head, suffix) + middle_start,

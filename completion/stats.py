@@ -95,6 +95,11 @@ class Stats:
         with self._lock:
             self.prompt_eval.append((evaluated, total))
 
+    def prompt_eval_log(self) -> list[list[int]]:
+        """[evaluated, total] prompt tokens of the latest engine calls, oldest first."""
+        with self._lock:
+            return [[evaluated, total] for evaluated, total in self.prompt_eval]
+
     def snapshot(self) -> dict[str, Any]:
         """A flat JSON-able view, camelCase for the protocol."""
         with self._lock:
@@ -130,6 +135,8 @@ class Stats:
                 "debounceP50Ms": round(percentile(debounce, 0.5), 2),
                 "promptTokensEvaluatedP50": percentile(evaluated, 0.5),
                 "promptEvaluatedFractionP50": round(percentile(fractions, 0.5), 4),
+                "promptTokensEvaluatedP95": percentile(evaluated, 0.95),
+                "promptEvaluatedFractionP95": round(percentile(fractions, 0.95), 4),
                 "lastLatencyMs": round(self.last_latency_ms, 2),
                 "lastEngineMs": round(self.last_engine_ms, 2),
                 "lastError": self.last_error,

@@ -15,25 +15,21 @@ code) can corrupt the protocol stream.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from completion.document import Document
 from engines.credentials import RedactingFormatter, redact
 from lsp import __version__
-from lsp.config import (
-    ConfigSources,
-    effective,
-    environ_snapshot,
-    from_environment,
-    load_file_sources,
-)
+
+if TYPE_CHECKING:
+    # Imported where used: the server answers initialize before loading them.
+    from completion.document import Document
+    from lsp.config import ConfigSources
 
 log = logging.getLogger("dscoder")
 
@@ -115,6 +111,8 @@ def configure_logging(verbosity: int, log_file: str | None) -> None:
 
 
 def build_sources(args: argparse.Namespace) -> tuple[ConfigSources, list[str]]:
+    from lsp.config import ConfigSources, environ_snapshot, from_environment, load_file_sources
+
     environ = environ_snapshot()
     files, problems = load_file_sources(vars(args).get("config"), environ)
     sources = ConfigSources(
@@ -136,11 +134,22 @@ def _protocol_stdout() -> BinaryIO:
 
 
 def run_server(args: argparse.Namespace) -> int:
+    first = None
+    stdout: BinaryIO | None = None
+    if not args.tcp:
+        stdout = _protocol_stdout()
+        from lsp.early import answer_early, can_answer_early
+
+        if can_answer_early(sys.stdin.buffer, stdout):
+            # Before the protocol stack is imported (lsp/early.py says why).
+            first = answer_early(sys.stdin.buffer.fileno(), stdout)
     sources, problems = build_sources(args)
     if args.tcp:
         from lsp.tcp import TcpSetupError, serve_tcp, tcp_token
 
         try:
+            from lsp.config import environ_snapshot
+
             token = tcp_token(args.token_file, environ_snapshot())
             return serve_tcp(args.host, args.port, sources, problems, token, args.allow_remote)
         except TcpSetupError as error:
@@ -149,7 +158,8 @@ def run_server(args: argparse.Namespace) -> int:
     from lsp.compose import create_server
 
     server = create_server(sources, problems)
-    return server.serve_stdio(sys.stdin.buffer, _protocol_stdout())
+    assert stdout is not None
+    return server.serve_stdio(sys.stdin.buffer, stdout, first)
     return 0
 
 
@@ -229,6 +239,8 @@ LANGUAGE_BY_SUFFIX = {
 
 def load_document(args: argparse.Namespace) -> tuple[Document, int, str | None]:
     """The file (or stdin) as a Document, and the cursor's offset in it."""
+    from completion.document import Document
+
     path, line, column = parse_location(args)
     text = read_source(path)
     if "\x00" in text:
@@ -333,6 +345,8 @@ async def _complete(
 def run_complete(args: argparse.Namespace) -> int:
     try:
         document, offset, path = load_document(args)
+        import asyncio
+
         return asyncio.run(_complete(args, document, offset, path))
     except CompleteError as error:
         sys.stderr.write(f"dscoder-lsp: {redact(str(error))}\n")
@@ -340,6 +354,8 @@ def run_complete(args: argparse.Namespace) -> int:
 
 
 def show_config(args: argparse.Namespace) -> int:
+    from lsp.config import effective
+
     sources, problems = build_sources(args)
     config, more = sources.build()
     sys.stdout.write(redact(json.dumps(effective(config), indent=2, allow_nan=False)) + "\n")
@@ -350,6 +366,8 @@ def show_config(args: argparse.Namespace) -> int:
 
 def run_doctor(args: argparse.Namespace) -> int:
     """Check the build, the CPU, the model and the endpoint (engines/doctor.py)."""
+    import asyncio
+
     from engines.doctor import report, run_checks
 
     sources, problems = build_sources(args)

@@ -114,4 +114,7 @@ def register(server: DscoderServer) -> None:
         )
         if isinstance(ls.service.engine, ReportsEndpoints):
             snapshot.update(ls.service.engine.fleet_stats())
+        wanted = params.get("promptEval") if isinstance(params, dict) else None
+        if wanted or getattr(params, "promptEval", False):
+            snapshot["promptEval"] = ls.stats.prompt_eval_log()  # for the benches
         return snapshot

@@ -17,9 +17,8 @@ still holds the negotiated position encoding and the workspace folders.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import os
-import stat
 import threading
 from collections.abc import Coroutine
 from typing import Any, BinaryIO
@@ -39,7 +38,9 @@ from completion.stats import Stats
 from engines.credentials import redact
 from lsp import __version__
 from lsp.config import Config, ConfigSources
+from lsp.early import FirstMessage, store_answer
 from lsp.framing import INVALID_REQUEST, ClosingWriter, read_messages, reply_error
+from lsp.pipes import own_pipe
 
 SERVER_NOT_INITIALIZED = -32002
 
@@ -118,6 +119,23 @@ class DscoderProtocol(LanguageServerProtocol):
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
 
+    early: FirstMessage | None = None
+    """The first message, when it was read before pygls was imported (lsp/early.py)."""
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        early = self.early
+        if early is None or early.initialize_id is None or msg_id != early.initialize_id:
+            super()._send_response(msg_id, result, error)
+            return
+        self.early = None
+        if error is None and early.cache_key is not None:
+            answer = json.loads(json.dumps(result, default=self._serialize_message))
+            store_answer(early.cache_key, answer)
+        if not early.answered:
+            super()._send_response(msg_id, result, error)
+        elif error is not None:
+            log.warning("initialize failed after it was answered from the cache: %s", error)
+
 
 class DscoderServer(LanguageServer):
     """pygls server plus dscoder state (see module docstring)."""
@@ -174,7 +192,9 @@ class DscoderServer(LanguageServer):
 
     # ----- transport ------------------------------------------------------
 
-    def serve_stdio(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    def serve_stdio(
+        self, stdin: BinaryIO, stdout: BinaryIO, first: FirstMessage | None = None
+    ) -> int:
         """Serve over stdio until ``exit`` or EOF; returns the exit code.
 
         pygls reads stdin with a blocking call per header line and per body on
@@ -182,11 +202,16 @@ class DscoderServer(LanguageServer):
         on the event loop saves them (and keeps that pool free). Anything
         else (a regular file, a terminal) is read on pygls's thread pool.
         Both go through ``lsp.framing``, which resyncs after a bad frame.
+        ``first`` holds what ``lsp.early`` read (and maybe answered) already.
         """
+        if isinstance(self.protocol, DscoderProtocol):
+            self.protocol.early = first
+        if first is not None and first.raw:
+            stdin = _Prefaced(stdin, first.raw)  # type: ignore[assignment]
         self._stop_event = threading.Event()
         self.protocol.set_writer(ClosingWriter(stdout, on_closed=self._stop_event.set))
         try:
-            if _own_pipe(stdin, stdout):
+            if own_pipe(stdin, stdout):
                 try:
                     asyncio.run(self._run_on_pipe(stdin))
                     return 0
@@ -205,10 +230,18 @@ class DscoderServer(LanguageServer):
     async def _run_on_pipe(self, stdin: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
         reader = _PipeReader(limit=2**26)
+        pipe = stdin
+        if isinstance(stdin, _Prefaced):
+            # Fed before the pipe is watched, so the bytes keep their order;
+            # kept in ``stdin`` until then, for pygls's reader if watching fails.
+            reader.feed_data(stdin.preface)
+            pipe = stdin.stream
         try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
         except (OSError, ValueError) as error:
             raise _PipeSetupError(str(error)) from error
+        if isinstance(stdin, _Prefaced):
+            stdin.take_preface()
         assert self._stop_event is not None
         await read_messages(reader, self.protocol, self._stop_event)
 
@@ -311,21 +344,43 @@ class _PipeSetupError(Exception):
     """stdin could not be watched by the event loop."""
 
 
-def _own_pipe(stdin: BinaryIO, stdout: BinaryIO) -> bool:
-    """True when stdin is a pipe or socket of its own, safe to make non-blocking.
+class _Prefaced:
+    """A binary stream that first yields bytes read from it already."""
 
-    Non-blocking is a property of the open file, so stdin must not be the
-    same socket as stdout (socat, inetd): writes to it could then be cut short.
-    """
-    if os.name != "posix":
-        return False
-    try:
-        read, write = os.fstat(stdin.fileno()), os.fstat(stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
-    if not (stat.S_ISFIFO(read.st_mode) or stat.S_ISSOCK(read.st_mode)):
-        return False
-    return (read.st_dev, read.st_ino) != (write.st_dev, write.st_ino)
+    def __init__(self, stream: BinaryIO, preface: bytes) -> None:
+        self.stream = stream
+        self._preface = preface
+
+    @property
+    def preface(self) -> bytes:
+        return self._preface
+
+    def take_preface(self) -> bytes:
+        preface, self._preface = self._preface, b""
+        return preface
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def readline(self) -> bytes:
+        if self._preface:
+            line, found, rest = self._preface.partition(b"\n")
+            if found:
+                self._preface = rest
+                return line + found
+            self._preface = b""
+            return line + self.stream.readline()
+        return self.stream.readline()
+
+    def read(self, size: int = -1) -> bytes:
+        if self._preface and size >= 0:
+            piece, self._preface = self._preface[:size], self._preface[size:]
+            if len(piece) < size:
+                piece += self.stream.read(size - len(piece))
+            return piece
+        if self._preface:
+            return self.take_preface() + self.stream.read()
+        return self.stream.read(size)
 
 
 class _PipeReader(asyncio.StreamReader):

@@ -68,3 +68,33 @@ async def test_the_model_continues_a_typed_line_in_either_prompt_form(
         pipeline = CompletionPipeline(engine, options, Stats())
         result = await pipeline.complete(document, len(case["prefix"]))
         assert result.text == case["middle"], dataclasses.asdict(options.context)
+
+
+async def evaluated_across_lines(engine: LlamaCppEngine, typed_region: bool) -> list[int]:
+    """Prompt tokens evaluated per key while two lines are typed into a function."""
+    head = "".join(f"def f{n}(a, b):\n    return a + b + {n}\n\n\n" for n in range(12))
+    tail = "".join(f"def g{n}(a, b):\n    return a - b - {n}\n\n\n" for n in range(12))
+    prefix = head + "def h(a, b):\n"
+    typed = "    x = a * 2\n    y = x - b\n    return y\n"
+    context = ContextOptions(typed_region=typed_region)
+    pipeline = CompletionPipeline(engine, CompletionOptions(context=context), Stats())
+    document = Document("file:///t.py", prefix + "\n\n" + tail, "python")
+    evaluated = []
+    for n, key in enumerate(typed):
+        offset = len(prefix) + n
+        document.replace(offset, offset, key)
+        result = await pipeline.complete(document, offset + 1)
+        evaluated.append(result.usage.prompt_tokens)
+    return evaluated[1:]  # the first call evaluates the whole prompt either way
+
+
+@pytest.mark.slow
+async def test_typing_across_lines_in_the_typed_region_evaluates_only_the_new_keys(
+    engine: LlamaCppEngine,
+) -> None:
+    region = await evaluated_across_lines(engine, typed_region=True)
+    lines = await evaluated_across_lines(engine, typed_region=False)
+    # Each key costs its own token or two; without the region, each new line
+    # re-evaluates the suffix. (One re-anchor is allowed: the budget check.)
+    assert sum(tokens > 3 for tokens in region) <= 1, str(region)
+    assert sum(tokens > 40 for tokens in lines) >= 3, str(lines)

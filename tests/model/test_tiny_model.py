@@ -14,7 +14,7 @@ from engines.base import GenerationRequest, GenerationUsage
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from make_test_model import NAMES, Hole, make_holes
+from make_test_model import NAMES, Hole, make_holes, typed_region
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 HELD_OUT_SEED = 1234 + 99  # make_test_model.py evaluates on this seed too
@@ -31,10 +31,16 @@ async def engine(tiny_model: Path) -> AsyncIterator[LlamaCppEngine]:
 
 
 async def fill(
-    engine: LlamaCppEngine, hole: Hole, line_in_middle: bool = True
+    engine: LlamaCppEngine, hole: Hole, line_in_middle: bool = True, region_lines: int = 0
 ) -> tuple[str, GenerationUsage]:
     prompt = build_prompt(
-        get_template("deepseek"), hole.prefix, hole.suffix, line_in_middle=line_in_middle
+        get_template("deepseek"),
+        hole.prefix,
+        hole.suffix,
+        line_in_middle=line_in_middle,
+        middle_start=hole.prefix[len(typed_region(hole, region_lines).prefix) :]
+        if region_lines
+        else None,
     ).text
     usage = GenerationUsage()
     request = GenerationRequest(prompt=prompt, max_tokens=64)
@@ -60,6 +66,27 @@ async def test_fills_held_out_holes_and_stops_by_itself(
     stopped = sum(usage.finish_reason == "stop" for _, usage in results)
     assert exact >= 0.9 * len(holes)
     assert stopped == len(holes)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the checked-in tiny model was trained before the typed region (8 of 60 exact); "
+    "retrain it with tools/make_test_model.py, which now trains that form too",
+)
+@pytest.mark.parametrize("region_lines", [1, 2, 3])
+async def test_fills_held_out_holes_in_the_typed_region_form(
+    engine: LlamaCppEngine, region_lines: int
+) -> None:
+    """The typed region's prompt (text typed across lines after the middle marker)
+    gets the same answers as the line form, hole for hole."""
+    holes = make_holes(HELD_OUT_SEED, 60)
+    lines = [(await fill(engine, hole))[0] for hole in holes]
+    region = [await fill(engine, hole, region_lines=region_lines) for hole in holes]
+    exact = sum(text == hole.middle for (text, _), hole in zip(region, holes, strict=True))
+    same = sum(text == line for (text, _), line in zip(region, lines, strict=True))
+    assert exact >= 0.9 * len(holes), (exact, same)
+    assert same >= 0.95 * len(holes), (exact, same)
+    assert all(usage.finish_reason == "stop" for _, usage in region)
 
 
 async def test_the_middle_depends_on_the_suffix(engine: LlamaCppEngine) -> None:

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 # Tokens the engine adds around the rendered prompt (BOS) plus a safety margin.
 _PROMPT_MARGIN_TOKENS = 8
 
+ALTERNATIVE_TEMPERATURE = 0.8
+"""Sampling temperature for alternatives when the configured one is greedy."""
+
 
 @dataclass(frozen=True)
 class CompletionOptions:
@@ -58,6 +61,8 @@ class CompletionOptions:
     template: str = "auto"
     """FIM template name, or 'auto' to detect it from the model."""
     context: ContextOptions = field(default_factory=ContextOptions)
+    alternatives: int = 3
+    """Most distinct items for an explicit trigger (automatic triggers get one)."""
 
 
 @dataclass
@@ -227,8 +232,13 @@ class CompletionPipeline:
         file_path: str | None = None,
         progress: Callable[[str], None] | None = None,
         context: Context | None = None,
+        seed: int | None = None,
     ) -> Completion:
-        """Complete at ``offset``; ``context``, when given, was built for this very text."""
+        """Complete at ``offset``; ``context``, when given, was built for this very text.
+
+        ``seed`` asks for a sampled alternative instead of the configured
+        (usually greedy) answer (see completion/alternatives.py).
+        """
         started = time.perf_counter()
         self.stats.add(requests=1)
         if context is None:
@@ -251,7 +261,7 @@ class CompletionPipeline:
             result.skipped = context.skip_reason
             return result
         try:
-            raw, usage = await self.generate(prompt, context, timing, progress)
+            raw, usage = await self.generate(prompt, context, timing, progress, seed)
         except ContextTooLongError:
             # The estimate missed by more than its margin (an unusual tokenizer):
             # count exactly, cut the context to fit, and try once more.
@@ -264,7 +274,7 @@ class CompletionPipeline:
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
                 context = build_context(document, offset, smaller, self.counter, file_path)
                 prompt = self.make_prompt(context)
-            raw, usage = await self.generate(prompt, context, timing, progress)
+            raw, usage = await self.generate(prompt, context, timing, progress, seed)
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
         result.raw, result.usage = raw, usage
         result.model = self.engine.info.name if self.engine.info else ""
@@ -283,13 +293,18 @@ class CompletionPipeline:
         context: Context,
         timing: Timing,
         progress: Callable[[str], None] | None = None,
+        seed: int | None = None,
     ) -> tuple[str, GenerationUsage]:
         """Stream from the engine until the cutter has the answer."""
+        temperature = self.options.temperature
+        if seed is not None and temperature <= 0:
+            temperature = ALTERNATIVE_TEMPERATURE
         request = GenerationRequest(
             prompt=prompt.text,
             max_tokens=self.max_tokens(context.multiline),
-            temperature=self.options.temperature,
+            temperature=temperature,
             top_p=self.options.top_p,
+            seed=seed,
             stop=prompt.stop,
             prefix=prompt.prefix,
             suffix=prompt.suffix,

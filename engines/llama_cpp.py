@@ -251,6 +251,8 @@ class LlamaCppEngine:
             usage.finish_reason = "length"
             return
         previous = tokens[-1:]
+        if not greedy and request.seed is not None:
+            llama.set_seed(request.seed)  # alternatives: the same seed gives the same sample
         for token in llama.generate(
             tokens,
             top_k=1 if greedy else 40,

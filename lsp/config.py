@@ -30,6 +30,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from completion.context import ContextOptions
 from completion.pipeline import CompletionOptions
 from completion.scheduler import SchedulerOptions
+from completion.stats_store import StatsOptions
 from engines.registry import EngineSettings
 
 
@@ -66,6 +67,10 @@ class Config:
     """languageIds that never get completions (e.g. "markdown", "plaintext")."""
     max_document_bytes: int = 10_000_000
     """Documents larger than this get no completions (they are still tracked)."""
+    alternatives: int = 3
+    """Most distinct items an explicit trigger returns (1 to 10; automatic triggers get 1)."""
+    stats: StatsOptions = field(default_factory=StatsOptions)
+    """Acceptance statistics, kept on this machine only."""
 
     def completion_options(self) -> CompletionOptions:
         return CompletionOptions(
@@ -76,6 +81,7 @@ class Config:
             stop=self.stop,
             template=self.template,
             context=self.context,
+            alternatives=self.alternatives,
         )
 
     def engine_settings(self) -> EngineSettings:
@@ -224,6 +230,8 @@ def check_values(config: Config) -> list[str]:
         problems.append("out of range: engine.nCtx must be at least 64")
     if config.context.max_tokens < 16:
         problems.append("out of range: context.maxTokens must be at least 16")
+    if not 1 <= config.alternatives <= 10:
+        problems.append("out of range: alternatives must be from 1 to 10")
     return problems
 
 
@@ -242,6 +250,9 @@ def _without_out_of_range(config: Config) -> Config:
         if config.engine.n_ctx >= 64
         else dataclasses.replace(config.engine, n_ctx=defaults.engine.n_ctx),
         context=config.context if config.context.max_tokens >= 16 else defaults.context,
+        alternatives=config.alternatives
+        if 1 <= config.alternatives <= 10
+        else defaults.alternatives,
     )
 
 

@@ -89,6 +89,7 @@ def register(server: DscoderServer) -> None:
     @server.feature(STATS)
     def stats(ls: DscoderServer, params: Any) -> dict[str, Any]:
         snapshot = ls.stats.snapshot()
+        snapshot.update(ls.acceptance.snapshot())
         status = ls.service.status
         snapshot.update(
             {

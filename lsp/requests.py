@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -84,21 +85,51 @@ async def complete_at(
     invoked: bool = False,
 ) -> Completion | None:
     """Run the pipeline at ``position``; None when there is nothing to offer."""
+    results = await _run(
+        server,
+        document,
+        position,
+        lambda offset, path: _one(server.service.complete(document, offset, path, invoked)),
+    )
+    return results[0] if results else None
+
+
+async def alternatives_at(
+    server: DscoderServer, document: Document, position: types.Position
+) -> list[Completion]:
+    """An explicit request's distinct answers (see completion/alternatives.py)."""
+    return await _run(
+        server,
+        document,
+        position,
+        lambda offset, path: server.service.complete_alternatives(document, offset, path),
+    )
+
+
+async def _one(call: Awaitable[Completion]) -> list[Completion]:
+    return [await call]
+
+
+async def _run(
+    server: DscoderServer,
+    document: Document,
+    position: types.Position,
+    call: Callable[[int, str | None], Awaitable[list[Completion]]],
+) -> list[Completion]:
     offset = cursor_offset(server, document, position)
     reason = skip_reason(server, document)
     if reason is not None:
         log.debug("no completion for %s: %s", document.uri, reason)
         server.stats.add(skipped=1)
-        return None
+        return []
     started = time.perf_counter()
     try:
-        result = await server.service.complete(
-            document, offset, file_path_of(server, document.uri), invoked
-        )
-        timing = result.timing
-        server_ms = (time.perf_counter() - started) * 1000
-        server.stats.record_request(server_ms, timing.debounce_ms, timing.engine_ms)
-        return result
+        results = await call(offset, file_path_of(server, document.uri))
+        if results:
+            timing = results[0].timing
+            server_ms = (time.perf_counter() - started) * 1000
+            server.stats.record_request(server_ms, timing.debounce_ms, timing.engine_ms)
+        return results
     except asyncio.CancelledError:
         server.stats.add(requests_cancelled=1)
         raise
@@ -107,7 +138,7 @@ async def complete_at(
         server.stats.add(errors=1)
         server.stats.last_error = str(error)
         log.info("no completion: %s", error)
-        return None
+        return []
 
 
 def lsp_range(server: DscoderServer, document: Document, start: int, end: int) -> types.Range:

@@ -15,6 +15,7 @@ import os
 import stat
 import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -23,9 +24,11 @@ from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
+from completion.acceptance import AcceptanceEvent, AcceptanceTracker
 from completion.document import Document
 from completion.service import CompletionService, EngineState, EngineStatus
 from completion.stats import Stats
+from completion.stats_store import AcceptanceStore
 from lsp import __version__
 from lsp.config import Config, ConfigSources
 
@@ -82,6 +85,26 @@ class DscoderServer(LanguageServer):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._reported_failure: str | None = None
+        self.acceptance = AcceptanceTracker(sink=self._persist_acceptance)
+        self._acceptance_store: AcceptanceStore | None = None
+
+    # ----- acceptance statistics ---------------------------------------------
+
+    def _persist_acceptance(self, event: AcceptanceEvent) -> None:
+        options = self.config.stats
+        if not options.persist:
+            return
+        if self._acceptance_store is None:
+            path = Path(options.path).expanduser() if options.path else None
+            self._acceptance_store = AcceptanceStore(path)
+        self._acceptance_store.record(event)
+
+    async def close_acceptance(self) -> None:
+        """Count what is still shown as rejected and finish the writes (off the loop)."""
+        self.acceptance.finish()
+        store, self._acceptance_store = self._acceptance_store, None
+        if store is not None:
+            await asyncio.to_thread(store.close)
 
     # ----- background tasks ------------------------------------------------
 
@@ -230,6 +253,7 @@ def create_server(
 ) -> DscoderServer:
     """A server with every feature module registered."""
     from lsp import (
+        acceptance,
         completion_fallback,
         configuration,
         custom_requests,
@@ -246,6 +270,7 @@ def create_server(
         completion_fallback,
         custom_requests,
         configuration,
+        acceptance,
     ):
         feature.register(server)
     return server

@@ -126,19 +126,22 @@ class AcceptanceTracker:
     # ----- from the server's answers ------------------------------------------
 
     def offer(
-        self, uri: str, language: str, items: list[tuple[str, bool]], latency_ms: float = 0.0
+        self, uri: str, language: str, texts: list[str], latency_ms: float = 0.0
     ) -> list[str]:
-        """Register one answer's items (text, multi-line); returns one id per item."""
+        """Register one answer's item texts; returns one id per item.
+
+        An item is multi-line when its text has a line break, as the user sees it.
+        """
         with self._lock:
             suggestion_id = f"{self._session}-{next(self._ids)}"
-            ids = [f"{suggestion_id}.{index}" for index in range(len(items))]
+            ids = [f"{suggestion_id}.{index}" for index in range(len(texts))]
             self._suggestions[suggestion_id] = _Suggestion(
                 uri=uri,
                 language=language or "unknown",
                 latency_ms=latency_ms,
                 items={
-                    item_id: (multiline, utf16_length(text))
-                    for item_id, (text, multiline) in zip(ids, items, strict=True)
+                    item_id: ("\n" in text, utf16_length(text))
+                    for item_id, text in zip(ids, texts, strict=True)
                 },
             )
             for item_id in ids:
@@ -258,9 +261,7 @@ class AcceptanceTracker:
         if suggestion.partial_item is not None and suggestion.partial_chars > 0:
             multiline, _ = suggestion.items[suggestion.partial_item]
             events.append(
-                AcceptanceEvent(
-                    "partial", suggestion.language, multiline, suggestion.partial_chars
-                )
+                AcceptanceEvent("partial", suggestion.language, multiline, suggestion.partial_chars)
             )
         else:
             multiline, _ = suggestion.items[suggestion.shown_item]

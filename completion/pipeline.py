@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 # Tokens the engine adds around the rendered prompt (BOS) plus a safety margin.
 _PROMPT_MARGIN_TOKENS = 8
 
-ALTERNATIVE_TEMPERATURE = 0.8
-"""Sampling temperature for alternatives when the configured one is greedy."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,8 @@ class CompletionOptions:
     context: ContextOptions = field(default_factory=ContextOptions)
     alternatives: int = 3
     """Most distinct items for an explicit trigger (automatic triggers get one)."""
+    alternatives_temperature: float = 0.8
+    """Sampling temperature of the alternatives after the first, when ``temperature`` is 0."""
 
 
 @dataclass
@@ -298,7 +298,7 @@ class CompletionPipeline:
         """Stream from the engine until the cutter has the answer."""
         temperature = self.options.temperature
         if seed is not None and temperature <= 0:
-            temperature = ALTERNATIVE_TEMPERATURE
+            temperature = self.options.alternatives_temperature
         request = GenerationRequest(
             prompt=prompt.text,
             max_tokens=self.max_tokens(context.multiline),

@@ -166,8 +166,9 @@ def read_rows(path: Path, by: tuple[str, ...] = ("day", "language", "lines")) ->
         "language": "language",
         "lines": "CASE multiline WHEN 1 THEN 'multi' ELSE 'single' END",
     }
-    selected = [columns[name] if name in by else "'*'" for name in ("day", "language", "lines")]
-    groups = [str(index + 1) for index, name in enumerate(("day", "language", "lines")) if name in by]
+    names = ("day", "language", "lines")
+    selected = [columns[name] if name in by else "'*'" for name in names]
+    groups = [str(index + 1) for index, name in enumerate(names) if name in by]
     query = f"""
         SELECT {", ".join(selected)},
             SUM(kind = 'shown'), SUM(kind = 'accepted'), SUM(kind = 'partial'),
@@ -180,7 +181,17 @@ def read_rows(path: Path, by: tuple[str, ...] = ("day", "language", "lines")) ->
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
     try:
         return [
-            Row(str(r[0]), str(r[1]), str(r[2]), *(int(v or 0) for v in r[3:8]), float(r[8]))
+            Row(
+                day=str(r[0]),
+                language=str(r[1]),
+                lines=str(r[2]),
+                shown=int(r[3] or 0),
+                accepted=int(r[4] or 0),
+                partially_accepted=int(r[5] or 0),
+                rejected=int(r[6] or 0),
+                accepted_chars=int(r[7] or 0),
+                latency_ms=float(r[8] or 0.0),
+            )
             for r in connection.execute(query)
         ]
     finally:
@@ -189,17 +200,36 @@ def read_rows(path: Path, by: tuple[str, ...] = ("day", "language", "lines")) ->
 
 def format_table(rows: list[Row]) -> str:
     """A plain-text table, one row per group, with a header."""
-    header = ("day", "language", "lines", "shown", "accepted", "partial", "rejected", "chars",
-              "rate", "latency ms")
+    header = (
+        "day",
+        "language",
+        "lines",
+        "shown",
+        "accepted",
+        "partial",
+        "rejected",
+        "chars",
+        "rate",
+        "latency ms",
+    )
     body = [
         (
-            row.day, row.language, row.lines, str(row.shown), str(row.accepted),
-            str(row.partially_accepted), str(row.rejected), str(row.accepted_chars),
-            f"{row.acceptance_rate:.1%}", f"{row.latency_ms:.0f}",
+            row.day,
+            row.language,
+            row.lines,
+            str(row.shown),
+            str(row.accepted),
+            str(row.partially_accepted),
+            str(row.rejected),
+            str(row.accepted_chars),
+            f"{row.acceptance_rate:.1%}",
+            f"{row.latency_ms:.0f}",
         )
         for row in rows
     ]
     widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=False)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-             for line in (header, *body)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in (header, *body)
+    ]
     return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -69,6 +69,8 @@ class Config:
     """Documents larger than this get no completions (they are still tracked)."""
     alternatives: int = 3
     """Most distinct items an explicit trigger returns (1 to 10; automatic triggers get 1)."""
+    alternatives_temperature: float = 0.8
+    """Sampling temperature of the alternatives after the first, when temperature is 0."""
     stats: StatsOptions = field(default_factory=StatsOptions)
     """Acceptance statistics, kept on this machine only."""
 
@@ -82,6 +84,7 @@ class Config:
             template=self.template,
             context=self.context,
             alternatives=self.alternatives,
+            alternatives_temperature=self.alternatives_temperature,
         )
 
     def engine_settings(self) -> EngineSettings:
@@ -232,6 +235,8 @@ def check_values(config: Config) -> list[str]:
         problems.append("out of range: context.maxTokens must be at least 16")
     if not 1 <= config.alternatives <= 10:
         problems.append("out of range: alternatives must be from 1 to 10")
+    if config.alternatives_temperature <= 0:
+        problems.append("out of range: alternativesTemperature must be above 0")
     return problems
 
 
@@ -253,6 +258,9 @@ def _without_out_of_range(config: Config) -> Config:
         alternatives=config.alternatives
         if 1 <= config.alternatives <= 10
         else defaults.alternatives,
+        alternatives_temperature=config.alternatives_temperature
+        if config.alternatives_temperature > 0
+        else defaults.alternatives_temperature,
     )
 
 

@@ -43,7 +43,7 @@ def register(server: DscoderServer) -> None:
         ids = ls.acceptance.offer(
             document.uri,
             document.language_id,
-            [(result.text, result.multiline) for result in results],
+            [result.text for result in results],
             latency_ms,
         )
         items = [

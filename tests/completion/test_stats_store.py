@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from completion.acceptance import AcceptanceEvent
 from completion.stats_store import AcceptanceStore, format_table, read_rows, state_dir
 
@@ -56,3 +58,25 @@ def test_an_unwritable_place_is_logged_not_raised(tmp_path: Path) -> None:
 def test_the_state_dir_follows_xdg() -> None:
     assert state_dir({"XDG_STATE_HOME": "/x"}) == Path("/x/dscoder-lsp")
     assert state_dir({}).parts[-3:] == (".local", "state", "dscoder-lsp")
+
+
+def test_the_stats_command_prints_the_table_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lsp.cli import main
+
+    path = tmp_path / "acceptance.sqlite3"
+    write(
+        path,
+        AcceptanceEvent("shown", "python", False, latency_ms=12, at=DAY),
+        AcceptanceEvent("accepted", "python", False, 4, at=DAY),
+    )
+    assert main(["stats", "--db", str(path), "--by", "language"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["day", "language", "lines", "shown"]
+    assert lines[1].split() == ["*", "python", "*", "1", "1", "0", "0", "4", "100.0%", "12"]
+    assert main(["stats", "--db", str(path), "--json", "--by", ""]) == 0
+    assert '"acceptanceRate": 1.0' in capsys.readouterr().out
+    assert main(["stats", "--db", str(path), "--by", "week"]) == 2
+    assert main(["stats", "--db", str(tmp_path / "none.sqlite3")]) == 0
+    assert "no suggestions recorded yet" in capsys.readouterr().out

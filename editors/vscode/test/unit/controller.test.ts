@@ -89,19 +89,36 @@ async function flush(controller: Controller): Promise<void> {
   await controller.settled();
 }
 
+/** VS Code's own inline suggestion commands the manifest may bind keys to. */
+const VSCODE_INLINE_COMMANDS = [
+  "editor.action.inlineSuggest.trigger",
+  "editor.action.inlineSuggest.showNext",
+  "editor.action.inlineSuggest.showPrevious",
+];
+
 describe("controller", () => {
   beforeEach(() => stub.reset());
 
-  it("registers every command package.json contributes, and binds keys only to them", async () => {
+  it("registers every command package.json contributes, and binds keys only to them or VS Code's inline ones", async () => {
     const { controller } = harness();
     await controller.activate();
     const contributed = manifest.contributes.commands.map((c) => c.command).sort();
     assert.deepEqual([...stub.commands.keys()].sort(), contributed);
     for (const binding of manifest.contributes.keybindings) {
-      assert.ok(stub.commands.has(binding.command), `${binding.key} -> ${binding.command}`);
+      const builtin = VSCODE_INLINE_COMMANDS.includes(binding.command);
+      assert.ok(builtin || stub.commands.has(binding.command), `${binding.key} -> ${binding.command}`);
     }
     await controller.dispose();
     assert.equal(stub.commands.size, 0);
+  });
+
+  it("binds Alt+\\ to trigger and Alt+] / Alt+[ to cycle (VS Code binds no trigger key)", () => {
+    const keys = Object.fromEntries(
+      manifest.contributes.keybindings.map((binding) => [binding.key, binding.command]),
+    );
+    assert.equal(keys["alt+\\"], "editor.action.inlineSuggest.trigger");
+    assert.equal(keys["alt+]"], "editor.action.inlineSuggest.showNext");
+    assert.equal(keys["alt+["], "editor.action.inlineSuggest.showPrevious");
   });
 
   it("reads every setting package.json declares, with the same defaults", () => {

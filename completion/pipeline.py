@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 _PROMPT_MARGIN_TOKENS = 8
 
 
-
 @dataclass(frozen=True)
 class CompletionOptions:
     """Sampling and shaping of completions (the ``completion`` config section)."""

@@ -73,9 +73,7 @@ def test_plug_mappings_and_tab_falls_back_to_the_mapping_it_replaced(
     for name in ("accept", "accept-word", "accept-line", "dismiss", "next", "previous", "suggest"):
         assert f"<Plug>(dscoder-{name})" in plugs
     # A completion plugin's <Tab>, mapped before the client attached.
-    editor.lua(
-        "vim.keymap.set('i', '<Tab>', function() return 'FROM-CMP' end, { expr = true })"
-    )
+    editor.lua("vim.keymap.set('i', '<Tab>', function() return 'FROM-CMP' end, { expr = true })")
     case = fill_case("mid-line")
     editor.open(case)
     editor.insert_at(len(case["prefix"]))

@@ -114,9 +114,7 @@ class Workbench:
 
 
 @pytest.fixture(scope="module")
-def workbench(
-    tmp_path_factory: pytest.TempPathFactory, fill_model: Path
-) -> Iterator[Workbench]:
+def workbench(tmp_path_factory: pytest.TempPathFactory, fill_model: Path) -> Iterator[Workbench]:
     _skip_unless_tools()
     vsix = _vsix()
     binary = _code_server()
@@ -126,9 +124,7 @@ def workbench(
         folder.mkdir(parents=True)
     # The server of this checkout, whatever dscoder-lsp is installed.
     launcher = base / "dscoder-lsp"
-    launcher.write_text(
-        f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m lsp.cli "$@"\n'
-    )
+    launcher.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m lsp.cli "$@"\n')
     launcher.chmod(0o755)
     settings = {
         "dscoder.server.path": str(launcher),
@@ -229,9 +225,11 @@ def open_file(page: Any, workbench: Workbench, name: str, text: str) -> Path:
 
 
 def wait_status(page: Any, icon: str, timeout: float = 120_000) -> None:
-    page.wait_for_selector(f"{STATUS.split(',')[0]} .codicon-{icon}, "
-                           f".statusbar-item[id$='dscoder.status'] .codicon-{icon}",
-                           timeout=timeout)
+    page.wait_for_selector(
+        f"{STATUS.split(',')[0]} .codicon-{icon}, "
+        f".statusbar-item[id$='dscoder.status'] .codicon-{icon}",
+        timeout=timeout,
+    )
 
 
 def ghost_text(page: Any) -> str:

@@ -275,10 +275,8 @@ async def tiny_pipeline(tiny_model: Path) -> AsyncIterator[CompletionPipeline]:
 
 @pytest.mark.slow
 async def test_the_budget_fits_the_model_window(tiny_pipeline: CompletionPipeline) -> None:
-    # Only a multi-line request reserves the multi-line budget (2 x 64).
-    single, multi = tiny_pipeline.context_options(False), tiny_pipeline.context_options(True)
-    assert 0 < single.max_tokens <= 512 - 64 and 0 < multi.max_tokens <= 512 - 128
-    assert multi.max_tokens == single.max_tokens - 64
+    options = tiny_pipeline.context_options()
+    assert 0 < options.max_tokens <= 512 - 128
     # A big file: the exact prompt plus the longest completion fits in n_ctx.
     text = "".join(f"漢字_{n} = value_{n} + 1  # 😀\n" for n in range(2000))
     document = Document("file:///big.py", text + "\n", "python")
@@ -286,24 +284,9 @@ async def test_the_budget_fits_the_model_window(tiny_pipeline: CompletionPipelin
     context = tiny_pipeline.make_context(document, offset)
     context, prompt = await tiny_pipeline.fit_prompt(document, offset, None, context)
     exact = await tiny_pipeline.engine.count_tokens(prompt.text)
-    assert exact + tiny_pipeline.max_tokens(context.multiline) + 1 <= 512
+    assert exact + tiny_pipeline.max_tokens(True) + 1 <= 512
     result = await tiny_pipeline.complete(document, offset)
     assert result.usage.prompt_tokens_total + result.usage.generated_tokens <= 512
-
-
-@pytest.mark.slow
-async def test_max_tokens_keeps_half_the_window(tiny_model: Path) -> None:
-    engine = LlamaCppEngine(LlamaCppOptions(model_path=str(tiny_model), n_ctx=512))
-    await engine.start()
-    try:
-        pipeline = CompletionPipeline(engine, CompletionOptions(max_tokens=2048), Stats())
-        assert pipeline.max_tokens(False) == pipeline.max_tokens(True) == 256
-        assert pipeline.context_options(True).max_tokens > 0
-        document = Document("file:///a.py", "def add(a, b):\n    return a + b\n\nx = ", "python")
-        result = await pipeline.complete(document, len(document.text))
-        assert result.usage.prompt_tokens_total + result.usage.generated_tokens <= 512
-    finally:
-        await engine.close()
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import {
   STATUS_NOTIFICATION,
 } from "../../src/controller";
 import type { StatusNotification } from "../../src/status";
+import * as stubbed from "../stub/vscode";
 import { stub } from "../stub/vscode";
 
 const manifest = JSON.parse(
@@ -174,6 +175,48 @@ describe("controller", () => {
       stub.executed.map((e) => e.id),
       [ACCEPT_WORD, ACCEPT_LINE],
     );
+    await controller.dispose();
+  });
+
+  it("after VS Code's word accept, tells the server how much of the delivered item went in", async () => {
+    const { controller, clients } = harness();
+    await controller.activate();
+    const uri = stubbed.Uri.parse("file:///a.py");
+    let text = "x = ";
+    const editor = {
+      document: {
+        languageId: "python",
+        uri,
+        getText: () => text,
+        offsetAt: (position: { character: number }) => position.character,
+      },
+      selection: { active: { line: 0, character: 4 } },
+    };
+    stub.activeEditor = editor;
+    const item = new stubbed.InlineCompletionItem("total + 1", undefined, {
+      command: "dscoder.accepted",
+      title: "accepted",
+      arguments: ["s-1.0"],
+    });
+    const provide = clients[0].spec.middleware.provideInlineCompletionItems as unknown as (
+      ...args: unknown[]
+    ) => Promise<unknown>;
+    await provide(
+      editor.document,
+      new stubbed.Position(0, 4),
+      { triggerKind: stubbed.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined },
+      new stubbed.CancellationTokenSource().token,
+      () => [item],
+    );
+    stub.commands.set(ACCEPT_WORD, () => {
+      text = "x = total";
+      editor.selection = { active: { line: 0, character: 9 } };
+    });
+    await stub.commands.get("dscoder.acceptWord")?.();
+    const sent = clients[0].notifications.map((n) => n.method);
+    assert.deepEqual(sent, ["textDocument/didShowCompletion", "textDocument/didPartiallyAcceptCompletion"]);
+    const partial = clients[0].notifications[1].params as { acceptedLength: number };
+    assert.equal(partial.acceptedLength, 5);
     await controller.dispose();
   });
 

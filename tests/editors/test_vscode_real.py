@@ -123,7 +123,9 @@ def workbench(tmp_path_factory: pytest.TempPathFactory, fill_model: Path) -> Ite
         folder.mkdir(parents=True)
     # The server of this checkout, whatever dscoder-lsp is installed.
     launcher = base / "dscoder-lsp"
-    launcher.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m lsp.cli "$@"\n')
+    # -P: the workspace's files must not shadow modules (a typing.py would).
+    command = f'exec "{sys.executable}" -P -m lsp.cli "$@"'
+    launcher.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" {command}\n')
     launcher.chmod(0o755)
     settings = {
         "dscoder.server.path": str(launcher),
@@ -251,7 +253,7 @@ def test_typing_shows_ghost_text_and_tab_writes_it_to_the_file(
     page: Any, workbench: Workbench, tmp_path: Path
 ) -> None:
     case = fill_case("single-line")
-    path = open_file(page, workbench, "typing.py", case["prefix"][:-1] + case["suffix"])
+    path = open_file(page, workbench, "automatic_trigger.py", case["prefix"][:-1] + case["suffix"])
     wait_status(page, "sparkle")  # ready
     page.screenshot(path=str(tmp_path / "ready.png"))
     # The cursor where the prefix ends, minus its last character; then type that one.
@@ -273,7 +275,7 @@ def test_alt_backslash_asks_for_a_suggestion(
     page: Any, workbench: Workbench, tmp_path: Path
 ) -> None:
     case = fill_case("multi-line")
-    open_file(page, workbench, "explicit.py", case["prefix"] + case["suffix"])
+    path = open_file(page, workbench, "explicit_trigger.py", case["prefix"] + case["suffix"])
     wait_status(page, "sparkle")
     go_to(page, case["prefix"])  # moving the cursor asks nothing
     page.wait_for_timeout(500)
@@ -282,3 +284,12 @@ def test_alt_backslash_asks_for_a_suggestion(
     page.wait_for_selector(GHOST, timeout=60_000)
     page.screenshot(path=str(tmp_path / "explicit.png"))
     assert ghost_text(page).strip()
+    # Tab takes the whole multi-line suggestion.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+S")
+    expected = case["prefix"] + case["middle"] + case["suffix"]
+    deadline = time.monotonic() + 30
+    while path.read_text("utf-8") != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.screenshot(path=str(tmp_path / "accepted.png"))
+    assert path.read_text("utf-8") == expected

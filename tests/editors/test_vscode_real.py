@@ -293,3 +293,28 @@ def test_alt_backslash_asks_for_a_suggestion(
         time.sleep(0.1)
     page.screenshot(path=str(tmp_path / "accepted.png"))
     assert path.read_text("utf-8") == expected
+
+
+def test_ctrl_right_accepts_one_word(page: Any, workbench: Workbench, tmp_path: Path) -> None:
+    case = fill_case("single-line")
+    path = open_file(page, workbench, "word_accept.py", case["prefix"][:-1] + case["suffix"])
+    wait_status(page, "sparkle")
+    go_to(page, case["prefix"][:-1])
+    page.keyboard.type(case["prefix"][-1])
+    page.wait_for_selector(GHOST, timeout=60_000)
+    word = case["middle"].split(" ", 1)[0]
+    page.keyboard.press("Control+ArrowRight")  # the extension's key: VS Code's own word accept
+    # The command runs in the extension host: wait for the word to leave the ghost.
+    page.wait_for_function(
+        "word => !Array.from(document.querySelectorAll('.ghost-text-decoration'))"
+        ".map(e => e.textContent).join('').startsWith(word)",
+        arg=word,
+    )
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+S")
+    expected = case["prefix"] + word + case["suffix"]
+    deadline = time.monotonic() + 30
+    while path.read_text("utf-8") != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.screenshot(path=str(tmp_path / "word.png"))
+    assert path.read_text("utf-8") == expected

@@ -67,6 +67,10 @@ class CompletionOptions:
     context: ContextOptions = field(default_factory=ContextOptions)
     scrub_secrets: ScrubOptions = field(default_factory=ScrubOptions)
     """Where credential shapes are replaced before the prompt reaches the engine."""
+    alternatives: int = 3
+    """Most distinct items for an explicit trigger (automatic triggers get one)."""
+    alternatives_temperature: float = 0.8
+    """Sampling temperature of the alternatives after the first, when ``temperature`` is 0."""
 
 
 @dataclass
@@ -378,10 +382,16 @@ class CompletionPipeline:
         file_path: str | None = None,
         progress: Callable[[str], None] | None = None,
         context: Context | None = None,
+        seed: int | None = None,
     ) -> Completion:
-        """Complete at ``offset``; ``context``, when given, was built for this very text."""
+        """Complete at ``offset``; ``context``, when given, was built for this very text.
+
+        ``seed`` asks for a sampled alternative instead of the configured
+        (usually greedy) answer (see completion/alternatives.py).
+        """
         started = time.perf_counter()
         self.stats.add(requests=1)
+        session = session_key(self.workspace_uri, document.uri)
         if context is None:
             context = self.make_context(document, offset, file_path)
         if context.skip_reason:
@@ -402,9 +412,7 @@ class CompletionPipeline:
             result.skipped = context.skip_reason
             return result
         try:
-            raw, usage = await self.generate(
-                prompt, context, timing, progress, session_key(self.workspace_uri, document.uri)
-            )
+            raw, usage = await self.generate(prompt, context, timing, progress, session, seed)
         except ContextTooLongError:
             # The estimate missed by more than its margin (an unusual tokenizer):
             # count exactly, cut the context to fit, and try once more.
@@ -417,9 +425,7 @@ class CompletionPipeline:
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
                 context = self.make_context(document, offset, file_path, smaller)
                 prompt = self.make_prompt(context)
-            raw, usage = await self.generate(
-                prompt, context, timing, progress, session_key(self.workspace_uri, document.uri)
-            )
+            raw, usage = await self.generate(prompt, context, timing, progress, session, seed)
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
         result.raw, result.usage, result.snippets = raw, usage, context.snippets
         result.model = self.engine.info.name if self.engine.info else ""
@@ -445,13 +451,18 @@ class CompletionPipeline:
         timing: Timing,
         progress: Callable[[str], None] | None = None,
         session: str | None = None,
+        seed: int | None = None,
     ) -> tuple[str, GenerationUsage]:
         """Stream from the engine until the cutter has the answer."""
+        temperature = self.options.temperature
+        if seed is not None and temperature <= 0:
+            temperature = self.options.alternatives_temperature
         request = GenerationRequest(
             prompt=prompt.text,
             max_tokens=self.max_tokens(context.multiline),
-            temperature=self.options.temperature,
+            temperature=temperature,
             top_p=self.options.top_p,
+            seed=seed,
             stop=prompt.stop,
             prefix=prompt.prefix,
             suffix=prompt.suffix,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from completion.alternatives import collect_alternatives
 from completion.crossfile.provider import CrossFileProvider
 from completion.document import Document
 from completion.pipeline import Completion, CompletionOptions, CompletionPipeline
@@ -248,6 +249,28 @@ class CompletionService:
             if engine is self._engine:
                 self._failed(error)
             raise
+
+    async def complete_alternatives(
+        self, document: Document, offset: int, file_path: str | None = None
+    ) -> list[Completion]:
+        """An explicit request's answers: the usual one, then distinct samples.
+
+        Samples run on a snapshot of the text the first answer was made for;
+        if the document changed meanwhile, the first answer is all there is.
+        """
+        text = document.text
+        first = await self.complete(document, offset, file_path, invoked=True)
+        count = self.options.alternatives
+        if count <= 1 or first.skipped or document.text != text:
+            return [first] if first.text else []
+        snapshot = document.snapshot()
+        engine = await self.ready_engine()
+        pipeline = self.pipeline_for(engine)
+
+        async def sample(seed: int) -> Completion:
+            return await pipeline.complete(snapshot, offset, file_path, seed=seed)
+
+        return await collect_alternatives(first, count, sample)
 
     def pipeline_for(self, engine: Engine) -> CompletionPipeline:
         """The pipeline for ``engine`` and the current options, kept between requests.

@@ -284,6 +284,7 @@ class LlamaCppEngine:
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
+            seed=request.seed,
             stop_token_ids=list(request.stop_token_ids),
         )
         final: dict[str, Any] | WorkerExit | None = None

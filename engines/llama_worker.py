@@ -425,6 +425,9 @@ class _Model:
         vocab = llama._model.vocab
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         previous = tokens[-1:]
+        seed = request.get("seed")
+        if not greedy and seed is not None:
+            llama.set_seed(int(seed))  # alternatives: the same seed gives the same sample
         tokens_out = llama.generate(
             tokens,
             top_k=1 if greedy else 40,

@@ -425,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
         "testbed", help="score a model on real code (see testbed --help)", add_help=False
     )
     commands.add_parser(
+        "stats", help="print the acceptance statistics kept on this machine", add_help=False
+    )
+    commands.add_parser(
         "serve-vllm", help="start a vLLM server for a DeepSeek Coder model", add_help=False
     )
     return parser
@@ -433,7 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Sub-tools own their whole argument list.
-    for name, module in (("testbed", "testbed.cli"), ("serve-vllm", "engines.vllm_launcher")):
+    for name, module in (
+        ("testbed", "testbed.cli"),
+        ("serve-vllm", "engines.vllm_launcher"),
+        ("stats", "lsp.stats_command"),
+    ):
         if argv[:1] == [name]:
             import importlib
 

@@ -10,6 +10,7 @@ builds one server for stdio, and ``lsp/tcp.py`` one per TCP connection.
 from __future__ import annotations
 
 from lsp import (
+    acceptance,
     completion_fallback,
     configuration,
     cross_file,
@@ -30,6 +31,7 @@ FEATURES = (
     custom_requests,
     configuration,
     cross_file,
+    acceptance,
 )
 
 

@@ -36,6 +36,7 @@ from completion.crossfile.options import SOURCES as CROSS_FILE_SOURCES
 from completion.pipeline import CompletionOptions
 from completion.privacy import ExcludeOptions, ScrubOptions
 from completion.scheduler import SchedulerOptions
+from completion.stats_store import StatsOptions
 from engines.credentials import redact
 from engines.registry import EngineSettings
 
@@ -82,6 +83,12 @@ class Config:
     """Files that never reach an engine, by glob (see completion/privacy.py)."""
     scrub_secrets: ScrubOptions = field(default_factory=ScrubOptions)
     """Replace credentials in prompts: remote engines by default, local optionally."""
+    alternatives: int = 3
+    """Most distinct items an explicit trigger returns (1 to 10; automatic triggers get 1)."""
+    alternatives_temperature: float = 0.8
+    """Sampling temperature of the alternatives after the first, when temperature is 0."""
+    stats: StatsOptions = field(default_factory=StatsOptions)
+    """Acceptance statistics, kept on this machine only."""
 
     def completion_options(self) -> CompletionOptions:
         return CompletionOptions(
@@ -93,6 +100,8 @@ class Config:
             template=self.template,
             context=self.context,
             scrub_secrets=self.scrub_secrets,
+            alternatives=self.alternatives,
+            alternatives_temperature=self.alternatives_temperature,
         )
 
     def engine_settings(self) -> EngineSettings:
@@ -322,6 +331,8 @@ RULES: tuple[Rule, ...] = (
     Rule("scheduler.debounceMs", _between(0, 2_000), "between 0 and 2000"),
     Rule("scheduler.debounceMaxMs", _between(0, 5_000), "between 0 and 5000"),
     Rule("scheduler.cancelledGraceMs", _between(0, 10_000), "between 0 and 10000"),
+    Rule("alternatives", _between(1, 10), "between 1 and 10"),
+    Rule("alternativesTemperature", _between(0.01, 2), "above 0, at most 2"),
     Rule("engine.endpoints", lambda urls: all(_is_http_url(u) for u in urls), "http(s) URLs"),
     Rule("engine.sessionHeader", _is_session_header, "empty or an HTTP header name"),
     Rule("engine.hedgeAfterMs", _above(0), "more than 0 ms, or unset"),

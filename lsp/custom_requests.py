@@ -101,6 +101,7 @@ def register(server: DscoderServer) -> None:
         snapshot = ls.stats.snapshot()
         if snapshot.get("lastError"):
             snapshot["lastError"] = redact(snapshot["lastError"])
+        snapshot.update(ls.acceptance.snapshot())
         status = ls.service.status
         snapshot.update(
             {

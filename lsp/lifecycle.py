@@ -49,6 +49,7 @@ def register(server: DscoderServer) -> None:
     @server.feature(types.SHUTDOWN)
     async def on_shutdown(ls: DscoderServer, params: None) -> None:
         await ls.service.close()
+        await ls.close_acceptance()
 
 
 async def _load(service: CompletionService) -> None:

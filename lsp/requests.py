@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
@@ -139,22 +140,54 @@ async def complete_at(
     error (for ``dscoder/complete``, whose callers are scripts) instead of
     an empty result.
     """
+    results = await _run(
+        server,
+        document,
+        position,
+        lambda offset, path: _one(server.service.complete(document, offset, path, invoked)),
+        crash_is_error,
+    )
+    return results[0] if results else None
+
+
+async def alternatives_at(
+    server: DscoderServer, document: Document, position: types.Position
+) -> list[Completion]:
+    """An explicit request's distinct answers (see completion/alternatives.py)."""
+    return await _run(
+        server,
+        document,
+        position,
+        lambda offset, path: server.service.complete_alternatives(document, offset, path),
+    )
+
+
+async def _one(call: Awaitable[Completion]) -> list[Completion]:
+    return [await call]
+
+
+async def _run(
+    server: DscoderServer,
+    document: Document,
+    position: types.Position,
+    call: Callable[[int, str | None], Awaitable[list[Completion]]],
+    crash_is_error: bool = False,
+) -> list[Completion]:
     large = document.uri in server.large_documents
     offset = 0 if large else cursor_offset(server, document, position)
     reason = skip_reason(server, document)
     if reason is not None:
         log.debug("no completion for %s: %s", document.uri, reason)
         server.stats.add(skipped=1)
-        return None
+        return []
     started = time.perf_counter()
     try:
-        result = await server.service.complete(
-            document, offset, file_path_of(server, document.uri), invoked
-        )
-        timing = result.timing
-        server_ms = (time.perf_counter() - started) * 1000
-        server.stats.record_request(server_ms, timing.debounce_ms, timing.engine_ms)
-        return result
+        results = await call(offset, file_path_of(server, document.uri))
+        if results:
+            timing = results[0].timing
+            server_ms = (time.perf_counter() - started) * 1000
+            server.stats.record_request(server_ms, timing.debounce_ms, timing.engine_ms)
+        return results
     except asyncio.CancelledError:
         server.stats.add(requests_cancelled=1)
         raise
@@ -166,7 +199,7 @@ async def complete_at(
         server.stats.add(errors=1)
         server.stats.last_error = str(error)
         log.info("no completion: %s", error)
-        return None
+        return []
 
 
 def lsp_range(server: DscoderServer, document: Document, start: int, end: int) -> types.Range:

@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -30,11 +31,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from completion.acceptance import AcceptanceEvent, AcceptanceTracker
 from completion.document import Document
 from completion.large_text import LargeText
 from completion.privacy import Exclusion
 from completion.service import CompletionService, EngineState, EngineStatus
 from completion.stats import Stats
+from completion.stats_store import AcceptanceStore
 from engines.credentials import redact
 from lsp import __version__
 from lsp.config import Config, ConfigSources
@@ -175,6 +178,26 @@ class DscoderServer(LanguageServer):
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._reported_failure: str | None = None
         self._shown_problems: set[str] = set()
+        self.acceptance = AcceptanceTracker(sink=self._persist_acceptance)
+        self._acceptance_store: AcceptanceStore | None = None
+
+    # ----- acceptance statistics ---------------------------------------------
+
+    def _persist_acceptance(self, event: AcceptanceEvent) -> None:
+        options = self.config.stats
+        if not options.persist:
+            return
+        if self._acceptance_store is None:
+            path = Path(options.path).expanduser() if options.path else None
+            self._acceptance_store = AcceptanceStore(path)
+        self._acceptance_store.record(event)
+
+    async def close_acceptance(self) -> None:
+        """Count what is still shown as rejected and finish the writes (off the loop)."""
+        self.acceptance.finish()
+        store, self._acceptance_store = self._acceptance_store, None
+        if store is not None:
+            await asyncio.to_thread(store.close)
 
     # ----- background tasks ------------------------------------------------
 

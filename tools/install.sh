@@ -43,5 +43,8 @@ if [ "${DSCODER_SKIP_SERVERS:-0}" != "1" ]; then
   tools/install_vllm.sh || echo "WARNING: vLLM was not installed; the vLLM tests will skip" >&2
   tools/build_llama_server.sh \
     || echo "WARNING: llama-server was not built; the /infill tests will skip" >&2
+  # code-server (a real VS Code) for tests/editors/test_vscode_real.py.
+  tools/install_code_server.sh >/dev/null \
+    || echo "WARNING: code-server was not installed; the real VS Code tests will skip" >&2
 fi
 echo "installed: .venv/bin/dscoder-lsp" >&2

@@ -57,6 +57,10 @@ vim.api.nvim_create_autocmd('LspDetach', {
   end,
 })
 
+-- <Plug>(dscoder-accept) and friends, for users who map their own keys
+-- (set `keymaps = { accept = false, ... }` in setup() to drop the defaults).
+require('dscoder').plug_mappings()
+
 local subcommands = {
   enable = function()
     require('dscoder').enable()

@@ -12,6 +12,7 @@ import * as vscode from "vscode";
 import type { Middleware } from "vscode-languageclient/node";
 
 import { createMiddleware } from "./middleware";
+import { AcceptanceSignals } from "./signals";
 import {
   type DscoderSettings,
   languageEnabled,
@@ -72,6 +73,14 @@ export class Controller implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private statsInFlight: Promise<void> | undefined;
   private statsWanted = false;
+  private readonly signals = new AcceptanceSignals((method, params) => {
+    const client = this.client;
+    if (client?.isRunning()) {
+      client.sendNotification(method, params).catch((error: unknown) => {
+        this.output.warn(`${method} failed: ${errorText(error)}`);
+      });
+    }
+  });
 
   constructor(private readonly factory: ClientFactory) {
     this.settings = this.readSettings();
@@ -91,8 +100,8 @@ export class Controller implements vscode.Disposable {
     const register = (id: string, run: () => unknown): void => {
       this.disposables.push(vscode.commands.registerCommand(id, run));
     };
-    register("dscoder.acceptWord", () => vscode.commands.executeCommand(ACCEPT_WORD));
-    register("dscoder.acceptLine", () => vscode.commands.executeCommand(ACCEPT_LINE));
+    register("dscoder.acceptWord", () => this.acceptPart(ACCEPT_WORD));
+    register("dscoder.acceptLine", () => this.acceptPart(ACCEPT_LINE));
     register("dscoder.toggle", () => this.toggle());
     register("dscoder.restartServer", () => this.restart());
     register("dscoder.showLog", () => this.output.show(true));
@@ -129,6 +138,7 @@ export class Controller implements vscode.Disposable {
       settings: () => this.settings,
       enabled: () => this.settings.enable,
       onAnswer: () => this.refreshStats(),
+      onDelivered: (uri, items) => this.signals.didDeliver(uri, items),
       onFailure: () => this.refreshStats(),
     });
   }
@@ -191,6 +201,25 @@ export class Controller implements vscode.Disposable {
       return;
     }
     this.refreshStats();
+  }
+
+  /**
+   * VS Code's own partial accept, then the partial signal for what it inserted
+   * (VS Code tells a provider only through a proposed API; see signals.ts).
+   */
+  async acceptPart(command: string): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const document = editor?.document;
+    const canMeasure = typeof document?.offsetAt === "function" && editor?.selection !== undefined;
+    const before = canMeasure ? document.getText() : undefined;
+    const offset = canMeasure ? document.offsetAt(editor.selection.active) : 0;
+    await vscode.commands.executeCommand(command);
+    if (before === undefined || !document || !editor) return;
+    const after = document.getText();
+    const inserted = after.length - before.length;
+    if (inserted > 0 && after.startsWith(before.slice(0, offset))) {
+      this.signals.didInsertPart(document.uri.toString(), after.slice(offset, offset + inserted));
+    }
   }
 
   async stop(): Promise<void> {

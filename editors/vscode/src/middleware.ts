@@ -6,7 +6,8 @@
  * language), debounced when automatic (never when invoked by the user), then
  * passed on with VS Code's context untouched, so the client's converter maps
  * the trigger kind (VS Code `Invoke`=0/`Automatic`=1 to LSP `Invoked`=1/
- * `Automatic`=2). Each answer is timed and reported for the status bar.
+ * `Automatic`=2). Each answer is timed and reported for the status bar, and
+ * its items go to the acceptance signals (signals.ts).
  *
  * Completion items: the server's `textDocument/completion` fallback exists
  * for editors without ghost text; VS Code has it, so the suggest widget never
@@ -25,6 +26,8 @@ export interface MiddlewareHooks {
   enabled(): boolean;
   /** After each answer reached VS Code: its round trip and item count. */
   onAnswer(latencyMs: number, items: number): void;
+  /** The items of an answer VS Code will show (not cancelled), for the acceptance signals. */
+  onDelivered?(uri: string, items: readonly vscode.InlineCompletionItem[]): void;
   /** After a failed request (cancellations included). */
   onFailure(error: unknown): void;
   now?: () => number;
@@ -32,9 +35,9 @@ export interface MiddlewareHooks {
 
 type InlineResult = vscode.InlineCompletionItem[] | vscode.InlineCompletionList | null | undefined;
 
-function countItems(result: InlineResult): number {
-  if (!result) return 0;
-  return Array.isArray(result) ? result.length : result.items.length;
+function itemsOf(result: InlineResult): vscode.InlineCompletionItem[] {
+  if (!result) return [];
+  return Array.isArray(result) ? result : result.items;
 }
 
 export function createMiddleware(hooks: MiddlewareHooks): Middleware {
@@ -55,7 +58,11 @@ export function createMiddleware(hooks: MiddlewareHooks): Middleware {
       const started = now();
       try {
         const result = await next(document, position, context, token);
-        hooks.onAnswer(now() - started, countItems(result));
+        const items = itemsOf(result);
+        hooks.onAnswer(now() - started, items.length);
+        if (items.length > 0 && !token.isCancellationRequested) {
+          hooks.onDelivered?.(document.uri.toString(), items);
+        }
         return result;
       } catch (error) {
         hooks.onFailure(error);

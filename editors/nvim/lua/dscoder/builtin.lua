@@ -43,9 +43,21 @@ local function accept_part(part)
         text = text:sub(#typed + 1)
       end
     end
-    local lines = vim.split(text_util.chunk(text, part), '\n', { plain = true })
+    local chunk = text_util.chunk(text, part)
+    local lines = vim.split(chunk, '\n', { plain = true })
     api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
     api.nvim_win_set_cursor(win, { row + #lines, (#lines == 1 and col or 0) + #lines[#lines] })
+    -- The built-in runs item.command only on a whole accept; tell the server of the part.
+    local client = item.client_id and vim.lsp.get_client_by_id(item.client_id)
+    if client then
+      local full = item.insert_text
+      full = type(full) == 'table' and full.value or full
+      local kept = #full - #text + #chunk -- bytes of the item now in the buffer
+      client:notify('textDocument/didPartiallyAcceptCompletion', {
+        item = { insertText = full, command = item.command },
+        acceptedLength = vim.str_utfindex(full:sub(1, kept), 'utf-16'),
+      })
+    end
   end
 end
 

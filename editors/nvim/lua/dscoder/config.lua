@@ -8,6 +8,8 @@ local M = {}
 ---@field accept_line string|false Accept the rest of the current line.
 ---@field dismiss string|false Hide the suggestion.
 ---@field trigger string|false Ask for a suggestion now.
+---@field next string|false Show the next alternative (asks for alternatives when there is one).
+---@field previous string|false Show the previous alternative.
 
 ---@class dscoder.Options
 ---@field auto_trigger boolean Ask for suggestions while typing (otherwise only on `trigger`).
@@ -28,6 +30,8 @@ M.defaults = {
     accept_line = '<M-Down>',
     dismiss = '<C-]>',
     trigger = '<M-\\>',
+    next = '<M-]>',
+    previous = '<M-[>',
   },
   server = {},
   enable_lsp = true,

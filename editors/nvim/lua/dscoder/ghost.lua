@@ -23,10 +23,16 @@ local INVOKED, AUTOMATIC = 1, 2
 ---@field replaced string text after the anchor that accepting replaces (usually '')
 ---@field after string line text after `replaced`
 ---@field text string what accepting inserts
+---@field item table the server's lsp.InlineCompletionItem (its command carries the id)
+---@field items table[] all items of the answer (alternatives to cycle)
+---@field index integer which of `items` is shown
+---@field anchor table where the request was made (to draw another alternative)
+---@field typed string text typed through since the anchor
+---@field accepted_units integer UTF-16 code units of the item already in the buffer
 
 ---@class dscoder.BufferState
 ---@field timer? uv.uv_timer_t
----@field request? { client: vim.lsp.Client, id: integer, sent: integer }
+---@field request? { client: vim.lsp.Client, id: integer, sent: integer, select: integer }
 ---@field suggestion? dscoder.Suggestion
 ---@field augroup integer
 
@@ -41,8 +47,53 @@ M.counters = {
   shown = 0,
   typed_through = 0,
   accepted = 0,
+  partially_accepted = 0,
+  cycled = 0,
   last_latency_ms = nil, ---@type number?
 }
+
+--- UTF-16 code units of `text`, the unit of acceptedLength.
+---@param text string
+---@return integer
+local function utf16_units(text)
+  local ok, units = pcall(vim.str_utfindex, text, 'utf-16')
+  if not ok then
+    units = select(2, vim.str_utfindex(text))
+  end
+  return units
+end
+
+--- The item as sent back in the signals: its text and command (which has the id).
+---@param item table
+local function wire(item)
+  return { insertText = item.insertText, range = item.range, command = item.command }
+end
+
+--- Tell the server about the shown suggestion (acceptance signals; see docs/editors.md).
+---@param bufnr integer
+---@param method string
+---@param params table
+local function signal(bufnr, method, params)
+  local client = M.client(bufnr)
+  if client then
+    client:notify(method, params)
+  end
+end
+
+--- Run the item's command (dscoder.accepted): the server counts a whole accept.
+---@param bufnr integer
+---@param item table
+local function run_command(bufnr, item)
+  local client = M.client(bufnr)
+  local command = item.command
+  if not client or type(command) ~= 'table' or not command.command then
+    return
+  end
+  client:request('workspace/executeCommand', {
+    command = command.command,
+    arguments = command.arguments,
+  }, function() end, bufnr)
+end
 
 ---@param bufnr integer
 ---@return vim.lsp.Client?
@@ -182,6 +233,8 @@ function M.sync(bufnr)
     s.text = s.text:sub(#typed + 1)
     s.before = s.before .. typed
     s.col = s.col + #typed
+    s.typed = s.typed .. typed
+    s.accepted_units = s.accepted_units + utf16_units(typed)
     M.counters.typed_through = M.counters.typed_through + 1
   end
   render(bufnr, s)
@@ -231,6 +284,14 @@ local function suggestion_from(anchor, item)
     replaced = replaced,
     after = anchor.after:sub(#replaced + 1),
     text = text,
+    item = item,
+    items = { item },
+    index = 1,
+    anchor = anchor,
+    typed = '',
+    -- Units of the item before the anchor (a range that starts before the cursor).
+    accepted_units = utf16_units(type(item.insertText) == 'table' and item.insertText.value
+      or item.insertText) - utf16_units(text),
   }
 end
 
@@ -243,7 +304,8 @@ local function on_result(bufnr, id, anchor, err, result)
     M.counters.stale = M.counters.stale + 1
     return
   end
-  M.counters.last_latency_ms = (vim.uv.hrtime() - st.request.sent) / 1e6
+  local request = st.request
+  M.counters.last_latency_ms = (vim.uv.hrtime() - request.sent) / 1e6
   st.request = nil
   if err then
     vim.lsp.log.warn('dscoder: inlineCompletion failed', err)
@@ -253,12 +315,15 @@ local function on_result(bufnr, id, anchor, err, result)
     return
   end
   local items = result and (result.items or result) or {}
-  local s = items[1] and suggestion_from(anchor, items[1])
+  local select = math.min(request.select, #items)
+  local s = items[select] and suggestion_from(anchor, items[select])
   if not s then
     return
   end
+  s.items, s.index = items, select
   st.suggestion = s
   M.counters.shown = M.counters.shown + 1
+  signal(bufnr, 'textDocument/didShowCompletion', { item = wire(s.item) })
   -- The user may have typed while the server worked: check against the buffer now.
   M.sync(bufnr)
 end
@@ -266,7 +331,8 @@ end
 --- Ask the server for a suggestion at the cursor now.
 ---@param bufnr integer
 ---@param kind? integer InlineCompletionTriggerKind (1 invoked, 2 automatic)
-function M.request(bufnr, kind)
+---@param select? integer which item of the answer to show (default 1)
+function M.request(bufnr, kind, select)
   local st = state(bufnr)
   stop_timer(st)
   cancel_request(st)
@@ -301,7 +367,7 @@ function M.request(bufnr, kind)
     on_result(bufnr, id, anchor, err, result)
   end, bufnr)
   if ok and id then
-    st.request = { client = client, id = id, sent = vim.uv.hrtime() }
+    st.request = { client = client, id = id, sent = vim.uv.hrtime(), select = select or 1 }
     M.counters.requests = M.counters.requests + 1
   end
 end
@@ -395,8 +461,15 @@ function M.accept(bufnr, part)
   M.counters.accepted = M.counters.accepted + 1
   if rest == '' then
     M.hide(bufnr)
+    run_command(bufnr, s.item)
     return true
   end
+  s.accepted_units = s.accepted_units + utf16_units(chunk)
+  M.counters.partially_accepted = M.counters.partially_accepted + 1
+  signal(bufnr, 'textDocument/didPartiallyAcceptCompletion', {
+    item = wire(s.item),
+    acceptedLength = s.accepted_units,
+  })
   -- Re-anchor after the inserted part: the rest stays, with no new request.
   local line = line_at(bufnr, row)
   s.row, s.col, s.text = row, col, rest
@@ -404,6 +477,58 @@ function M.accept(bufnr, part)
   s.after = line:sub(col + #s.replaced + 1)
   render(bufnr, s)
   return true
+end
+
+--- Show the next (`step` 1) or previous (-1) alternative. With only one item
+--- (automatic requests get one), ask for alternatives (an invoked request) and
+--- show the next of them. Returns whether there was a suggestion to cycle.
+---@param bufnr integer
+---@param step integer
+---@return boolean
+function M.cycle(bufnr, step)
+  if not M.sync(bufnr) then
+    return false
+  end
+  local st = buffers[bufnr]
+  local s = assert(st.suggestion)
+  if #s.items <= 1 then
+    if s.typed == '' then
+      M.request(bufnr, INVOKED, 2)
+    end
+    return true
+  end
+  -- Among the items that still fit what was typed through, the next one round.
+  for offset = 1, #s.items - 1 do
+    local index = (s.index - 1 + step * offset) % #s.items + 1
+    local candidate = suggestion_from(s.anchor, s.items[index])
+    if candidate and vim.startswith(candidate.text, s.typed) and #candidate.text > #s.typed then
+      candidate.items, candidate.index = s.items, index
+      candidate.text = candidate.text:sub(#s.typed + 1)
+      candidate.before = candidate.before .. s.typed
+      candidate.col = candidate.col + #s.typed
+      candidate.typed = s.typed
+      candidate.accepted_units = candidate.accepted_units + utf16_units(s.typed)
+      st.suggestion = candidate
+      M.counters.cycled = M.counters.cycled + 1
+      render(bufnr, candidate)
+      signal(bufnr, 'textDocument/didShowCompletion', { item = wire(candidate.item) })
+      return true
+    end
+  end
+  return true
+end
+
+--- The index of the shown alternative and how many there are (1, 1 for one item).
+---@param bufnr? integer
+---@return integer?, integer?
+function M.alternative(bufnr)
+  bufnr = bufnr or api.nvim_get_current_buf()
+  local st = buffers[bufnr]
+  local s = st and st.suggestion
+  if not s then
+    return nil, nil
+  end
+  return s.index, #s.items
 end
 
 --- Start handling a buffer the dscoder client attached to.

@@ -67,30 +67,33 @@ local function refresh_all()
   end
 end
 
+--- The one switch: turn suggestions on or off, everywhere or for one buffer
+--- (`filter.bufnr`, 0 = current), as vim.lsp.inline_completion.enable() does.
+---@param enable? boolean default true
+---@param filter? { bufnr?: integer }
+function M.set_enabled(enable, filter)
+  enable = enable ~= false
+  local bufnr = filter and filter.bufnr
+  if bufnr then
+    bufnr = bufnr == 0 and api.nvim_get_current_buf() or bufnr
+    vim.b[bufnr].dscoder_enabled = enable
+    M.refresh(bufnr)
+  else
+    global_enabled = enable
+    refresh_all()
+  end
+end
+
 --- Turn suggestions on: everywhere, or for one buffer (`bufnr`, 0 = current).
 ---@param bufnr? integer
 function M.enable(bufnr)
-  if bufnr then
-    bufnr = bufnr == 0 and api.nvim_get_current_buf() or bufnr
-    vim.b[bufnr].dscoder_enabled = true
-    M.refresh(bufnr)
-  else
-    global_enabled = true
-    refresh_all()
-  end
+  M.set_enabled(true, { bufnr = bufnr })
 end
 
 --- Turn suggestions off: everywhere, or for one buffer (`bufnr`, 0 = current).
 ---@param bufnr? integer
 function M.disable(bufnr)
-  if bufnr then
-    bufnr = bufnr == 0 and api.nvim_get_current_buf() or bufnr
-    vim.b[bufnr].dscoder_enabled = false
-    M.refresh(bufnr)
-  else
-    global_enabled = false
-    refresh_all()
-  end
+  M.set_enabled(false, { bufnr = bufnr })
 end
 
 ---@param bufnr? integer
@@ -99,11 +102,7 @@ function M.toggle(bufnr)
   if bufnr then
     on = M.is_enabled(bufnr == 0 and api.nvim_get_current_buf() or bufnr)
   end
-  if on then
-    M.disable(bufnr)
-  else
-    M.enable(bufnr)
-  end
+  M.set_enabled(not on, { bufnr = bufnr })
 end
 
 --- Switch between suggestions while typing and only on the trigger key.
@@ -156,35 +155,125 @@ function M.dismiss()
   return false
 end
 
+--- Show the next (`step` 1) or previous (-1) alternative; false when nothing is shown.
+---@param step integer
+---@return boolean
+function M.cycle(step)
+  local bufnr = api.nvim_get_current_buf()
+  if attached[bufnr] then
+    if vim.lsp.inline_completion.select then
+      vim.lsp.inline_completion.select({ count = step })
+      return true
+    end
+    return false
+  end
+  local ghost = require('dscoder.ghost')
+  if attached[bufnr] == false and ghost.visible(bufnr) then
+    -- Mappings run under textlock: redraw right after.
+    vim.schedule(function()
+      ghost.cycle(bufnr, step)
+    end)
+    return true
+  end
+  return false
+end
+
 local function termcodes(keys)
   return api.nvim_replace_termcodes(keys, true, false, true)
 end
 
+--- What pressing `lhs` does when dscoder has nothing to do with it: the mapping
+--- it replaced (a completion or snippet plugin's), else the key itself.
+---@param lhs string
+---@param previous table? the buffer's own mapping before ours (maparg() dict)
+---@return fun(): string keys for an expr mapping
+local function fallback(lhs, previous)
+  return function()
+    local mapping = previous
+    if not mapping then
+      local key = termcodes(lhs)
+      for _, global in ipairs(api.nvim_get_keymap('i')) do
+        if termcodes(global.lhs) == key then
+          mapping = global
+          break
+        end
+      end
+    end
+    if not mapping or (mapping.desc or ''):match('^dscoder: ') then
+      return termcodes(lhs)
+    end
+    if mapping.callback then
+      local result = mapping.callback()
+      if mapping.expr == 1 and type(result) == 'string' then
+        return mapping.replace_keycodes == 1 and termcodes(result) or result
+      end
+      return ''
+    end
+    local rhs = (mapping.rhs or ''):gsub('<[Ss][Ii][Dd]>', ('<SNR>%d_'):format(mapping.sid or 0))
+    if mapping.expr == 1 then
+      return termcodes(api.nvim_eval(rhs))
+    end
+    -- A plain mapping: replay it, remapped unless it was noremap.
+    api.nvim_feedkeys(termcodes(rhs), mapping.noremap == 1 and 'n' or 'm', false)
+    return ''
+  end
+end
+
+--- The actions behind the <Plug> mappings and the default keys: each returns
+--- whether it did something (the default keys then fall back when not).
+---@type table<string, { desc: string, run: fun(bufnr: integer): boolean }>
+M.actions = {
+  accept = { desc = 'accept suggestion', run = function(b) return M.accept('all', b) end },
+  accept_word = { desc = 'accept word', run = function(b) return M.accept('word', b) end },
+  accept_line = { desc = 'accept line', run = function(b) return M.accept('line', b) end },
+  dismiss = { desc = 'dismiss suggestion', run = function() return M.dismiss() end },
+  next = { desc = 'next suggestion', run = function() return M.cycle(1) end },
+  previous = { desc = 'previous suggestion', run = function() return M.cycle(-1) end },
+  trigger = {
+    desc = 'suggest',
+    run = function()
+      vim.schedule(M.trigger) -- mappings run under textlock
+      return true
+    end,
+  },
+}
+
+--- The <Plug> name of an action: <Plug>(dscoder-accept-word) for accept_word.
+---@param name string
+---@return string
+function M.plug(name)
+  return ('<Plug>(dscoder-%s)'):format(name == 'trigger' and 'suggest' or (name:gsub('_', '-')))
+end
+
+--- <Plug>(dscoder-accept), -accept-word, -accept-line, -dismiss, -next,
+--- -previous and -suggest, in insert mode, for users' own mappings (defined by
+--- plugin/dscoder.lua). They insert nothing when there is nothing to accept.
+function M.plug_mappings()
+  for name, action in pairs(M.actions) do
+    vim.keymap.set('i', M.plug(name), function()
+      action.run(api.nvim_get_current_buf())
+      return ''
+    end, { expr = true, replace_keycodes = false, desc = 'dscoder: ' .. action.desc })
+  end
+end
+
 ---@param bufnr integer
 local function set_keymaps(bufnr)
-  local keys = config.options.keymaps
-  local function map(lhs, desc, action)
-    if lhs then
+  for name, lhs in pairs(config.options.keymaps) do
+    local action = M.actions[name]
+    if lhs and action then
+      local existing = vim.fn.maparg(lhs, 'i', false, true)
+      local previous = (existing.buffer == 1 and not (existing.desc or ''):match('^dscoder: '))
+          and existing
+        or nil
+      local otherwise = fallback(lhs, previous)
       vim.keymap.set('i', lhs, function()
-        if action() then
+        if action.run(bufnr) then
           return ''
         end
-        return termcodes(lhs)
-      end, { buffer = bufnr, expr = true, replace_keycodes = false, desc = desc })
+        return otherwise()
+      end, { buffer = bufnr, expr = true, replace_keycodes = false, desc = 'dscoder: ' .. action.desc })
     end
-  end
-  map(keys.accept, 'dscoder: accept suggestion', function()
-    return M.accept('all', bufnr)
-  end)
-  map(keys.accept_word, 'dscoder: accept word', function()
-    return M.accept('word', bufnr)
-  end)
-  map(keys.accept_line, 'dscoder: accept line', function()
-    return M.accept('line', bufnr)
-  end)
-  map(keys.dismiss, 'dscoder: dismiss suggestion', M.dismiss)
-  if keys.trigger then
-    vim.keymap.set('i', keys.trigger, M.trigger, { buffer = bufnr, desc = 'dscoder: suggest' })
   end
 end
 

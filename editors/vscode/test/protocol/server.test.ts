@@ -24,6 +24,7 @@ import {
 } from "vscode-languageserver-protocol/node";
 
 import { createMiddleware } from "../../src/middleware";
+import { ACCEPTED_COMMAND, AcceptanceSignals } from "../../src/signals";
 import { type DscoderSettings, serverTree } from "../../src/settings";
 import * as stubbed from "../stub/vscode";
 import {
@@ -137,8 +138,10 @@ describe("dscoder-lsp over stdio, as the extension drives it", { timeout: 180_00
         position,
         stubbed.InlineCompletionTriggerKind.Invoke,
       );
-      assert.ok(items && items.length === 1, `one item, got ${JSON.stringify(items)}`);
+      // An explicit request may add alternatives; the usual answer comes first.
+      assert.ok(items && items.length >= 1 && items.length <= 3, `1-3 items, got ${JSON.stringify(items)}`);
       assert.equal(items[0].insertText, expected(example));
+      assert.equal(new Set(items.map((item) => item.insertText)).size, items.length, "distinct");
       assert.deepEqual(items[0].range?.start, new stubbed.Position(position.line, position.character));
       assert.deepEqual(items[0].range?.end, items[0].range?.start);
     });
@@ -166,6 +169,44 @@ describe("dscoder-lsp over stdio, as the extension drives it", { timeout: 180_00
     assert.equal(results[3]?.[0]?.insertText, expected(example));
     const requestsAfter = Number((await server.stats()).requests);
     assert.equal(requestsAfter - requestsBefore, 1);
+  });
+
+  it("sends the acceptance signals the server counts: shown, partly accepted, accepted", async () => {
+    const example = examples().find((e) => e.kind === "single-line") ?? examples()[0];
+    const text = example.prefix + example.suffix;
+    const document = await open(server, text, example.languageId);
+    const signals = new AcceptanceSignals((method, params) => {
+      void server.connection.sendNotification(method, params);
+    });
+    const before = await server.stats();
+    const items = await inline(
+      server,
+      settings,
+      document,
+      positionAt(text, example.prefix.length),
+      stubbed.InlineCompletionTriggerKind.Automatic,
+    );
+    assert.ok(items?.length === 1);
+    const [item] = items;
+    // The client's converter turns the LSP command into a VS Code command with the id.
+    const command = item.command as { command: string; arguments: unknown[] };
+    assert.equal(command.command, ACCEPTED_COMMAND);
+    signals.didDeliver(document.uri.toString(), items as unknown as vscode.InlineCompletionItem[]);
+    const insert = item.insertText as string;
+    const word = insert.split(/\b/)[0] || insert.slice(0, 1);
+    assert.ok(signals.didInsertPart(document.uri.toString(), word));
+    // What vscode-languageclient does when VS Code runs the item's command.
+    await server.connection.sendRequest("workspace/executeCommand", {
+      command: command.command,
+      arguments: command.arguments,
+    });
+    const after = await server.statsWhen((now) => Number(now.accepted) > Number(before.accepted));
+    assert.equal(Number(after.shown) - Number(before.shown), 1);
+    assert.equal(Number(after.accepted) - Number(before.accepted), 1);
+    assert.equal(
+      Number(after.acceptedChars) - Number(before.acceptedChars),
+      insert.length,
+    );
   });
 
   it("sends the LSP trigger kind the server reads (Automatic = 2 on the wire)", () => {
@@ -223,11 +264,21 @@ describe("cancellation", { timeout: 180_000 }, () => {
   });
 
   it("$/cancelRequest ends a running completion and dscoder/stats counts it", async () => {
-    const maxTokens = 400;
+    // Deterministic, not a race with the model: on this prompt SmolLM2 (greedy)
+    // counts on, "# 11", "# 12", ..., and runs to maxTokens (checked with
+    // `dscoder-lsp complete --json`: finishReason "length"), so its 1000 tokens
+    // take seconds while the cancel is sent as soon as the engine has started.
+    // No grace: the cancel stops the generation at once instead of leaving it
+    // running for an adopter (cancelledGraceMs), which could let it finish.
+    const maxTokens = 1000;
     const settings = extensionSettings({ "model.path": longModel() });
-    server = await startServer(settings, { maxTokensMultiline: maxTokens });
+    server = await startServer(settings, {
+      maxTokensMultiline: maxTokens,
+      alternatives: 1,
+      scheduler: { cancelledGraceMs: 0 },
+    });
     await server.ready;
-    const text = "def add(a, b):\n    return a + b\n\n\ndef main():\n    \n";
+    const text = Array.from({ length: 10 }, (_, i) => `# ${i + 1}\n`).join("");
     const document = await open(server, text, "python");
     const before = await server.stats();
     const source = new CancellationTokenSource();
@@ -236,7 +287,7 @@ describe("cancellation", { timeout: 180_000 }, () => {
       InlineCompletionRequest.type,
       c2p.asInlineCompletionParams(
         document,
-        new stubbed.Position(5, 4) as unknown as vscode.Position,
+        new stubbed.Position(10, 0) as unknown as vscode.Position,
         {
           triggerKind: stubbed.InlineCompletionTriggerKind.Invoke,
           selectedCompletionInfo: undefined,

@@ -8,7 +8,8 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 import {
@@ -99,7 +100,8 @@ export async function startServer(
   // vscode-languageclient appends --stdio for TransportKind.stdio; do the same.
   const child: ChildProcess = spawn(command, [...args, "--stdio"], {
     stdio: ["pipe", "pipe", "pipe"],
-    env: { ...process.env },
+    // A private state dir: the acceptance counts the tests cause stay out of the user's.
+    env: { ...process.env, XDG_STATE_HOME: mkdtempSync(path.join(os.tmpdir(), "dscoder-state-")) },
   });
   let stderr = "";
   child.stderr?.setEncoding("utf8");

@@ -236,6 +236,8 @@ export const stub = {
   configChanged: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
   editorChanged: new EventEmitter<unknown>(),
   activeLanguageId: undefined as string | undefined,
+  /** A fuller active editor (document text, cursor), for the partial accepts. */
+  activeEditor: undefined as unknown,
   textDocuments: [] as unknown[],
   documentOpened: new EventEmitter<unknown>(),
   documentChanged: new EventEmitter<unknown>(),
@@ -255,6 +257,7 @@ export const stub = {
     this.configChanged = new EventEmitter();
     this.editorChanged = new EventEmitter();
     this.activeLanguageId = undefined;
+    this.activeEditor = undefined;
     this.textDocuments = [];
     this.documentOpened = new EventEmitter();
     this.documentChanged = new EventEmitter();
@@ -289,6 +292,7 @@ export const window = {
     task({ report: () => undefined }),
   showTextDocument: () => Promise.resolve(undefined),
   get activeTextEditor(): { document: { languageId: string } } | undefined {
+    if (stub.activeEditor !== undefined) return stub.activeEditor as { document: { languageId: string } };
     return stub.activeLanguageId === undefined
       ? undefined
       : { document: { languageId: stub.activeLanguageId } };

@@ -16,6 +16,7 @@ import {
   STATUS_NOTIFICATION,
 } from "../../src/controller";
 import type { StatusNotification } from "../../src/status";
+import * as stubbed from "../stub/vscode";
 import { stub } from "../stub/vscode";
 
 const manifest = JSON.parse(
@@ -89,19 +90,36 @@ async function flush(controller: Controller): Promise<void> {
   await controller.settled();
 }
 
+/** VS Code's own inline suggestion commands the manifest may bind keys to. */
+const VSCODE_INLINE_COMMANDS = [
+  "editor.action.inlineSuggest.trigger",
+  "editor.action.inlineSuggest.showNext",
+  "editor.action.inlineSuggest.showPrevious",
+];
+
 describe("controller", () => {
   beforeEach(() => stub.reset());
 
-  it("registers every command package.json contributes, and binds keys only to them", async () => {
+  it("registers every command package.json contributes, and binds keys only to them or VS Code's inline ones", async () => {
     const { controller } = harness();
     await controller.activate();
     const contributed = manifest.contributes.commands.map((c) => c.command).sort();
     assert.deepEqual([...stub.commands.keys()].sort(), contributed);
     for (const binding of manifest.contributes.keybindings) {
-      assert.ok(stub.commands.has(binding.command), `${binding.key} -> ${binding.command}`);
+      const builtin = VSCODE_INLINE_COMMANDS.includes(binding.command);
+      assert.ok(builtin || stub.commands.has(binding.command), `${binding.key} -> ${binding.command}`);
     }
     await controller.dispose();
     assert.equal(stub.commands.size, 0);
+  });
+
+  it("binds Alt+\\ to trigger and Alt+] / Alt+[ to cycle (VS Code binds no trigger key)", () => {
+    const keys = Object.fromEntries(
+      manifest.contributes.keybindings.map((binding) => [binding.key, binding.command]),
+    );
+    assert.equal(keys["alt+\\"], "editor.action.inlineSuggest.trigger");
+    assert.equal(keys["alt+]"], "editor.action.inlineSuggest.showNext");
+    assert.equal(keys["alt+["], "editor.action.inlineSuggest.showPrevious");
   });
 
   it("reads every setting package.json declares, with the same defaults", () => {
@@ -157,6 +175,48 @@ describe("controller", () => {
       stub.executed.map((e) => e.id),
       [ACCEPT_WORD, ACCEPT_LINE],
     );
+    await controller.dispose();
+  });
+
+  it("after VS Code's word accept, tells the server how much of the delivered item went in", async () => {
+    const { controller, clients } = harness();
+    await controller.activate();
+    const uri = stubbed.Uri.parse("file:///a.py");
+    let text = "x = ";
+    const editor = {
+      document: {
+        languageId: "python",
+        uri,
+        getText: () => text,
+        offsetAt: (position: { character: number }) => position.character,
+      },
+      selection: { active: { line: 0, character: 4 } },
+    };
+    stub.activeEditor = editor;
+    const item = new stubbed.InlineCompletionItem("total + 1", undefined, {
+      command: "dscoder.accepted",
+      title: "accepted",
+      arguments: ["s-1.0"],
+    });
+    const provide = clients[0].spec.middleware.provideInlineCompletionItems as unknown as (
+      ...args: unknown[]
+    ) => Promise<unknown>;
+    await provide(
+      editor.document,
+      new stubbed.Position(0, 4),
+      { triggerKind: stubbed.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined },
+      new stubbed.CancellationTokenSource().token,
+      () => [item],
+    );
+    stub.commands.set(ACCEPT_WORD, () => {
+      text = "x = total";
+      editor.selection = { active: { line: 0, character: 9 } };
+    });
+    await stub.commands.get("dscoder.acceptWord")?.();
+    const sent = clients[0].notifications.map((n) => n.method);
+    assert.deepEqual(sent, ["textDocument/didShowCompletion", "textDocument/didPartiallyAcceptCompletion"]);
+    const partial = clients[0].notifications[1].params as { acceptedLength: number };
+    assert.equal(partial.acceptedLength, 5);
     await controller.dispose();
   });
 

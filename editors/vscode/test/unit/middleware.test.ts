@@ -22,17 +22,19 @@ function settings(values: Record<string, unknown> = {}): DscoderSettings {
 function setup(values: Record<string, unknown> = {}, enabled = true) {
   const answers: { latencyMs: number; items: number }[] = [];
   const failures: unknown[] = [];
+  const delivered: { uri: string; items: number }[] = [];
   let clock = 0;
   const hooks: MiddlewareHooks = {
     settings: () => settings(values),
     enabled: () => enabled,
     onAnswer: (latencyMs, items) => answers.push({ latencyMs, items }),
     onFailure: (error) => failures.push(error),
+    onDelivered: (uri, items) => delivered.push({ uri, items: items.length }),
     now: () => (clock += 10),
   };
   const middleware = createMiddleware(hooks);
   const provide = middleware.provideInlineCompletionItems as Provide;
-  return { middleware, provide, answers, failures };
+  return { middleware, provide, answers, failures, delivered };
 }
 
 const document = { languageId: "python", uri: stubbed.Uri.parse("file:///a.py") } as unknown as vscode.TextDocument;
@@ -111,6 +113,26 @@ describe("inline completion middleware", () => {
       (thrown) => thrown === error,
     );
     assert.deepEqual(failures, [error]);
+  });
+
+  it("hands delivered items to the acceptance signals, not empty or cancelled answers", async () => {
+    const { provide, delivered } = setup();
+    const ctx = context(stubbed.InlineCompletionTriggerKind.Invoke);
+    await provide(document, position, ctx, new CancellationTokenSource().token, recordingNext().next);
+    await provide(
+      document,
+      position,
+      ctx,
+      new CancellationTokenSource().token,
+      recordingNext(new stubbed.InlineCompletionList([])).next,
+    );
+    const source = new CancellationTokenSource();
+    const cancelling: Next = () => {
+      source.cancel();
+      return [new stubbed.InlineCompletionItem("late")] as unknown as vscode.InlineCompletionItem[];
+    };
+    await provide(document, position, ctx, source.token, cancelling);
+    assert.deepEqual(delivered, [{ uri: "file:///a.py", items: 1 }]);
   });
 
   it("keeps the completion fallback out of VS Code's suggest widget", () => {

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from completion.brackets import unclosed_openers
 from completion.languages import NON_CODE_GRAMMARS
 from completion.syntax import ancestors, point_of
 
@@ -224,21 +225,10 @@ def _multiline(
         if (
             stripped.endswith(":")
             and (grammar in _COLON_GRAMMARS or grammar is None)
-            and not _open_brackets(stripped)  # a dict key or a slice, not a block
+            and not unclosed_openers(stripped, grammar)  # a dict key or a slice, not a block
         ):
             return True, "after block opener"
     return False, "mid-line"
-
-
-def _open_brackets(line: str) -> bool:
-    """True when ``line`` leaves a bracket open (strings not considered)."""
-    depth = 0
-    for char in line:
-        if char in "([{":
-            depth += 1
-        elif char in ")]}" and depth:
-            depth -= 1
-    return depth > 0
 
 
 def _empty_line_kind(chain: list[Node]) -> str:

@@ -10,25 +10,67 @@ suffix. docs/postprocessing.md explains the order and the reasons.
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
 import re
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from completion.brackets import (
+    CLOSERS,
+    OPENERS,
+    brackets,
+    is_top_level_start,
+    recent_prefix,
+    unclosed_openers,
+    unmatched_closers,
+)
 from completion.context import Context
-from completion.languages import grammar_for, parser
+from completion.indentation import (
+    IndentStyle,
+    detect_style,
+    indent_width,
+    leading_ws,
+    lines_of,
+    opener_step,
+    rescale,
+    respace,
+    space_unit,
+)
+from completion.languages import grammar_for
+from completion.parse_window import (
+    WINDOW_ABOVE,
+    WINDOW_BELOW,
+    Window,
+    char_index,
+    error_nodes,
+    line_end_after,
+    parse,
+    parse_without,
+    window_for,
+)
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser, Tree
+    from tree_sitter import Node
+
+__all__ = [
+    "CLOSERS",
+    "DEFAULT_FILTERS",
+    "OPENERS",
+    "WINDOW_ABOVE",
+    "WINDOW_BELOW",
+    "Filter",
+    "IndentStyle",
+    "Window",
+    "brackets",
+    "detect_style",
+    "is_top_level_start",
+    "recent_prefix",
+    "unclosed_openers",
+    "unmatched_closers",
+    "window_for",
+]
 
 Filter = Callable[[str, Context], str]
 
-_OPENERS = "([{"
-_CLOSERS = ")]}"
 _CLOSER_ONLY = re.compile(r"^[\s)\]},;]*[)\]}][\s)\]},;]*$")
 _PUNCTUATION = set(")]}>;:,.\"'`")
 _CONTINUATION = re.compile(
@@ -36,28 +78,11 @@ _CONTINUATION = re.compile(
 )
 _BLOCK_OPENER = re.compile(r"(:|\{|\(|\[|=>|\bdo|\bthen)\s*$")
 
-# Bounded parse window: lines of prefix above and suffix below the candidate.
-WINDOW_ABOVE = 50
-WINDOW_BELOW = 15
 # Most extra parses the syntax check may spend shortening one completion.
 MAX_SYNTAX_TRIES = 6
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def lines_of(text: str) -> list[str]:
-    """Split on ``\\n`` and drop a trailing ``\\r`` from each line."""
-    return [line.rstrip("\r") for line in text.split("\n")]
-
-
-def leading_ws(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def indent_width(ws: str, tab: int = 4) -> int:
-    """Columns taken by leading whitespace, tabs counted as ``tab`` columns."""
-    return sum(tab if char == "\t" else 1 for char in ws)
 
 
 def grammar_of(context: Context) -> str | None:
@@ -102,214 +127,6 @@ def opens_block(context: Context, text: str) -> bool:
 def suffix_lines(context: Context) -> list[str]:
     """Lines of the suffix after the cursor's own line."""
     return lines_of(context.suffix)[1:]
-
-
-# ------------------------------------------------------------ bracket scanner
-
-_HASH_COMMENTS = frozenset({"python", "ruby", "bash", "yaml", "toml", "php"})
-_C_LIKE = ("javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp")
-_SLASH_COMMENTS = frozenset((*_C_LIKE, "php", "kotlin", "swift", "scala", "scss", "css"))
-_DASH_COMMENTS = frozenset({"lua", "sql"})
-
-
-@functools.cache
-def _token_pattern(grammar: str | None) -> re.Pattern[str]:
-    """Strings, comments and brackets for ``grammar``; only brackets are kept."""
-    parts: list[str] = []
-    if grammar == "python":
-        parts += [r'"""[\s\S]*?"""', r"'''[\s\S]*?'''"]
-    if grammar in _SLASH_COMMENTS:
-        parts += [r"//[^\n]*", r"/\*[\s\S]*?\*/"]
-    if grammar in _HASH_COMMENTS:
-        parts.append(r"#[^\n]*")
-    if grammar in _DASH_COMMENTS:
-        parts.append(r"--[^\n]*")
-    parts.append(r'"(?:\\.|[^"\\\n])*"')
-    if grammar == "rust":
-        # Lifetimes ('a) are not strings; char literals are one char or one escape.
-        parts.append(r"'(?:\\[^'\n]{1,10}|[^'\\\n])'")
-    else:
-        parts.append(r"'(?:\\.|[^'\\\n])*'")
-    if grammar in {"javascript", "typescript", "tsx", "go"}:
-        parts.append(r"`[^`]*`")
-    parts.append(r"(?P<b>[()\[\]{}])")
-    return re.compile("|".join(parts))
-
-
-def brackets(text: str, grammar: str | None) -> list[tuple[int, str]]:
-    """Positions and characters of brackets outside strings and comments."""
-    return [
-        (match.start(), match.group("b"))
-        for match in _token_pattern(grammar).finditer(text)
-        if match.lastgroup == "b"
-    ]
-
-
-def unclosed_openers(text: str, grammar: str | None) -> int:
-    """How many brackets ``text`` opens and leaves open."""
-    depth = 0
-    for _, char in brackets(text, grammar):
-        if char in _OPENERS:
-            depth += 1
-        elif depth:
-            depth -= 1
-    return depth
-
-
-def unmatched_closers(text: str, grammar: str | None) -> int:
-    """How many brackets ``text`` closes that it did not open (those of the prefix)."""
-    depth = 0
-    closers = 0
-    for _, char in brackets(text, grammar):
-        if char in _OPENERS:
-            depth += 1
-        elif depth:
-            depth -= 1
-        else:
-            closers += 1
-    return closers
-
-
-def recent_prefix(prefix: str, limit: int = 200) -> str:
-    """The prefix from its last top-level line, at most ``limit`` lines back.
-
-    Brackets opened before a top-level line are closed by then (in code that
-    parses), so the scan for open brackets can start there.
-    """
-    start = len(prefix)
-    for _ in range(limit):
-        if start <= 0:
-            return prefix
-        start = prefix.rfind("\n", 0, start - 1) + 1
-        line_end = prefix.find("\n", start)
-        if is_top_level_start(prefix[start : line_end if line_end != -1 else len(prefix)]):
-            break
-    return prefix[start:]
-
-
-# ---------------------------------------------------------------- parse window
-
-
-_local = threading.local()
-
-
-def _parser(grammar: str) -> Parser | None:
-    """One parser per grammar and thread: parsers hold state."""
-    cache: dict[str, Parser | None] = _local.__dict__.setdefault("parsers", {})
-    if grammar not in cache:
-        cache[grammar] = parser(grammar)
-    return cache[grammar]
-
-
-@dataclass(frozen=True)
-class Window:
-    """Prefix tail + candidate + suffix head, with the candidate's byte span."""
-
-    above: str
-    below: str
-    at_top: bool
-    """True when ``above`` starts at a top-level line (or the start of the file)."""
-    closed: bool = True
-    """True when ``below`` ends with a top-level line, not at a size cap."""
-
-    def source(self, candidate: str) -> bytes:
-        return (self.above + candidate + self.below).encode()
-
-    @property
-    def start(self) -> int:
-        return len(self.above.encode())
-
-
-def is_top_level_start(line: str) -> bool:
-    """A line at column 0 that can begin a top-level construct (not ``)``, ``}``...)."""
-    return bool(line.strip()) and not line[0].isspace() and line[0] not in _CLOSERS
-
-
-def window_for(context: Context) -> Window:
-    """The bounded stretch of document the syntax checks parse.
-
-    Above: back to the nearest top-level line (at most ``WINDOW_ABOVE`` lines),
-    so the parse starts where the grammar expects. Below: through the next
-    top-level line (at most ``WINDOW_BELOW`` lines).
-    """
-    prefix = context.prefix
-    start = len(prefix)
-    at_top = False
-    for _ in range(WINDOW_ABOVE):
-        if start <= 0:
-            at_top = True
-            break
-        start = prefix.rfind("\n", 0, start - 1) + 1
-        line_end = prefix.find("\n", start)
-        if is_top_level_start(prefix[start : line_end if line_end != -1 else len(prefix)]):
-            at_top = True
-            break
-    above = prefix[start:]
-    suffix = context.suffix
-    end = suffix.find("\n")
-    taken = 0
-    closed = False
-    while end != -1 and taken < WINDOW_BELOW:
-        next_end = suffix.find("\n", end + 1)
-        line = suffix[end + 1 : next_end if next_end != -1 else len(suffix)]
-        end = next_end
-        taken += 1
-        if line.strip() and not line[0].isspace():
-            closed = True
-            break
-    below = suffix if end == -1 else suffix[:end]
-    return Window(above=above, below=below, at_top=at_top, closed=closed)
-
-
-@functools.lru_cache(maxsize=32)
-def _parse(grammar: str, source: bytes) -> Tree | None:
-    active = _parser(grammar)
-    return None if active is None else active.parse(source)
-
-
-def _point(source: bytes, offset: int) -> tuple[int, int]:
-    """(row, byte column) of a byte offset, as tree-sitter counts them."""
-    return source.count(b"\n", 0, offset), offset - (source.rfind(b"\n", 0, offset) + 1)
-
-
-def _parse_without(grammar: str, source: bytes, start: int, end: int) -> Tree | None:
-    """The tree of ``source`` minus bytes ``start..end``, re-parsed incrementally."""
-    tree = _parse(grammar, source)
-    active = _parser(grammar)
-    if tree is None or active is None:
-        return None
-    edited = tree.copy()
-    at = _point(source, start)
-    edited.edit(
-        start_byte=start,
-        old_end_byte=end,
-        new_end_byte=start,
-        start_point=at,
-        old_end_point=_point(source, end),
-        new_end_point=at,
-    )
-    return active.parse(source[:start] + source[end:], edited)
-
-
-def error_nodes(node: Node, start: int, end: int) -> int:
-    """ERROR and MISSING nodes that begin inside ``start``..``end`` (bytes)."""
-    if not node.has_error and not node.is_missing:
-        return 0
-    if node.end_byte < start or node.start_byte > end:
-        return 0
-    own = 1 if (node.is_error or node.is_missing) and start <= node.start_byte <= end else 0
-    return own + sum(error_nodes(child, start, end) for child in node.children)
-
-
-def char_index(text: str, byte_offset: int) -> int:
-    """The string index in ``text`` of a UTF-8 byte offset into it."""
-    return len(text.encode()[:byte_offset].decode(errors="ignore"))
-
-
-def line_end_after(text: str, index: int) -> int:
-    """The end of the line that holds ``index`` (exclusive of the newline)."""
-    newline = text.find("\n", index)
-    return len(text) if newline == -1 else newline
 
 
 # ----------------------------------------------------------------- the filters
@@ -504,7 +321,7 @@ def truncate_block(text: str, context: Context) -> str:
 def _parse_block_cut(text: str, context: Context, grammar: str) -> int | None:
     """Cut index from the syntax tree, or None when the tree cannot tell."""
     window = window_for(context)
-    tree = _parse(grammar, window.source(text))
+    tree = parse(grammar, window.source(text))
     if tree is None:
         return None
     start = window.start
@@ -596,7 +413,7 @@ def balance_brackets(text: str, context: Context) -> str:
     depth = 0
     dips = 0
     for index, char in brackets(text, grammar):
-        if char in _OPENERS:
+        if char in OPENERS:
             depth += 1
             continue
         if depth:
@@ -645,9 +462,9 @@ def trim_syntax_errors(text: str, context: Context) -> str:
         # Candidates are the text minus a tail: an incremental re-parse of it.
         cut = start + len(candidate.encode())
         if cut == full_end:
-            tree = _parse(grammar, full)
+            tree = parse(grammar, full)
         else:
-            tree = _parse_without(grammar, full, cut, full_end)
+            tree = parse_without(grammar, full, cut, full_end)
         size = len(full) - (full_end - cut)
         limit = size if window.closed else size - (len(full) - len(full.rstrip())) - 1
         return 0 if tree is None else error_nodes(tree.root_node, start, limit)
@@ -664,45 +481,6 @@ def trim_syntax_errors(text: str, context: Context) -> str:
     return text  # nothing shorter parses cleanly: the errors are not the tail's
 
 
-@dataclass(frozen=True)
-class IndentStyle:
-    """How a document indents: with tabs, or with ``width`` spaces per level."""
-
-    tabs: bool
-    width: int
-
-
-def detect_style(text: str) -> IndentStyle | None:
-    """The indentation style of ``text``, or None when it has no indented lines.
-
-    The width is the commonest step after a block opener (``:`` or ``{`` at
-    the end of a line): steps elsewhere include docstrings and aligned
-    continuation lines, which say nothing about the style.
-    """
-    tab_lines = space_lines = 0
-    steps: dict[int, int] = {}
-    previous: str | None = None
-    for line in lines_of(text):
-        if not line.strip():
-            continue
-        ws = leading_ws(line)
-        if ws.startswith("\t"):
-            tab_lines += 1
-        elif ws:
-            space_lines += 1
-        if previous is not None and "\t" not in ws and previous.rstrip().endswith((":", "{")):
-            step = len(ws) - len(leading_ws(previous))
-            if step in (2, 3, 4, 8):
-                steps[step] = steps.get(step, 0) + 1
-        previous = line
-    if not tab_lines and not space_lines:
-        return None
-    if tab_lines > space_lines:
-        return IndentStyle(tabs=True, width=4)
-    width = max(steps, key=lambda step: (steps[step], step)) if steps else 4
-    return IndentStyle(tabs=False, width=width)
-
-
 def normalize_indentation(text: str, context: Context) -> str:
     """Re-indent lines after the first in the document's style (tabs or spaces, width)."""
     if "\n" not in text:
@@ -717,8 +495,8 @@ def normalize_indentation(text: str, context: Context) -> str:
     uses_tabs = any(line.startswith("\t") for line in body)
     uses_spaces = any(line.startswith(" ") for line in body)
     if style.tabs and uses_spaces and not uses_tabs:
-        unit = _space_unit(body)
-        lines[1:] = [_respace(line, unit, "\t", 1) for line in lines[1:]]
+        unit = space_unit(body)
+        lines[1:] = [respace(line, unit, "\t", 1) for line in lines[1:]]
     elif not style.tabs and uses_tabs:
         lines[1:] = [
             leading_ws(line).replace("\t", " " * style.width) + line.lstrip(" \t")
@@ -726,46 +504,10 @@ def normalize_indentation(text: str, context: Context) -> str:
         ]
     elif not style.tabs and uses_spaces and not uses_tabs:
         base = indent_width(leading_ws(context.line_prefix + lines[0]))
-        step = _opener_step([context.line_prefix + lines[0], *lines[1:]])
+        step = opener_step([context.line_prefix + lines[0], *lines[1:]])
         if step is not None and step != style.width:
-            lines[1:] = [_rescale(line, base, step, style.width) for line in lines[1:]]
+            lines[1:] = [rescale(line, base, step, style.width) for line in lines[1:]]
     return "\n".join(lines)
-
-
-def _space_unit(lines: Sequence[str]) -> int:
-    widths = [len(leading_ws(line)) for line in lines if leading_ws(line)]
-    unit = functools.reduce(math.gcd, widths, 0)
-    return unit if unit in (2, 3, 4, 8) else 4
-
-
-def _respace(line: str, unit: int, char: str, per_level: int) -> str:
-    ws = leading_ws(line)
-    levels, extra = divmod(len(ws), unit)
-    return char * (levels * per_level) + " " * extra + line[len(ws) :]
-
-
-def _opener_step(lines: Sequence[str]) -> int | None:
-    """The one indent step used after block openers (``:``, ``{``), if they agree."""
-    steps: set[int] = set()
-    content = [line for line in lines if line.strip()]
-    for line, following in itertools.pairwise(content):
-        if line.rstrip().endswith((":", "{")):
-            step = len(leading_ws(following)) - len(leading_ws(line))
-            if step > 0:
-                steps.add(step)
-    if len(steps) == 1:
-        step = steps.pop()
-        return step if step in (2, 4, 8) else None
-    return None
-
-
-def _rescale(line: str, base: int, unit: int, width: int) -> str:
-    """Re-indent ``line`` so each ``unit`` of indent past ``base`` becomes ``width``."""
-    ws = len(leading_ws(line))
-    if not line.strip() or ws <= base:
-        return line
-    levels, extra = divmod(ws - base, unit)
-    return " " * (base + levels * width + extra) + line[ws:]
 
 
 def trim_trailing_whitespace(text: str, context: Context) -> str:

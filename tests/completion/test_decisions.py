@@ -134,3 +134,10 @@ def test_decision_reaches_the_context() -> None:
     document = Document("file:///x.py", "print(x)\n", "python")
     context = build_context(document, len("print(x)"), ContextOptions())
     assert context.skip_reason == "after ')' that ends a statement"
+
+
+def test_a_bracket_inside_a_string_does_not_hide_a_block_opener() -> None:
+    # The shared scanner skips strings: '(' in a literal leaves no bracket open.
+    decision = decide_at('if c == "(":|\n', "python")
+    assert (decision.multiline, decision.rule) == (True, "after block opener")
+    assert decide_at("d = {key:|\n", "python").multiline is False

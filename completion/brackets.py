@@ -102,3 +102,11 @@ def recent_prefix(prefix: str, limit: int = 200) -> str:
 
 
 # ---------------------------------------------------------------- parse window
+
+
+_CLOSERS_ONLY = re.compile(r"\s*(?:[)\]}>\"'`;,]|/>)*[)\]}>\"'`](?:[)\]}>\"'`;,]|/>)*\s*")
+
+
+def is_closers_only(text: str) -> bool:
+    """``)``, ``")``, ``})``, ``/>``, ``];``: closing brackets, quotes and separators."""
+    return bool(_CLOSERS_ONLY.fullmatch(text))

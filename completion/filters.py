@@ -129,6 +129,83 @@ def suffix_lines(context: Context) -> list[str]:
     return lines_of(context.suffix)[1:]
 
 
+def next_code_indent(context: Context) -> int | None:
+    """Indent width of the suffix's next non-blank line after the cursor's, if any."""
+    suffix = context.suffix
+    start = suffix.find("\n")
+    while start != -1:
+        end = suffix.find("\n", start + 1)
+        line = suffix[start + 1 : end if end != -1 else len(suffix)]
+        if line.strip():
+            return indent_width(leading_ws(line))
+        start = end
+    return None
+
+
+_DEFINITION = re.compile(r"(?:async\s+)?(?:def|class)\b")
+
+
+def scope_floor(text: str, context: Context) -> int | None:
+    """Python: the least indentation a line of a multi-line answer may have.
+
+    Lines at or deeper than the suffix's next code line belong to the
+    answer, as long as they stay inside the enclosing definition; with no
+    code below, the enclosing definition alone sets the floor. None when
+    neither is known, or when the floor is not below the answer's own block
+    (nothing to add to the parse's cut then).
+    """
+    base = base_indent(text, context)
+    enclosing: int | None = None
+    prefix = context.prefix
+    end = len(prefix) - len(context.line_prefix)
+    for _ in range(400):
+        if end <= 0:
+            break
+        start = prefix.rfind("\n", 0, end - 1) + 1
+        line = prefix[start : end - 1] if prefix[end - 1 : end] == "\n" else prefix[start:end]
+        end = start
+        width = indent_width(leading_ws(line))
+        if line.strip() and width < base and _DEFINITION.match(line.lstrip()):
+            enclosing = width
+            break
+    below = next_code_indent(context)
+    floor = below
+    if enclosing is not None:
+        floor = enclosing + 1 if floor is None else max(floor, enclosing + 1)
+    if floor is None or floor >= base:
+        return None
+    return floor
+
+
+def extend_to_scope(text: str, context: Context, cut: int) -> int:
+    """Class 4: carry a cut made at the end of an inner block on through the lines
+    that dedent but stay in the scope the suffix resumes (``scope_floor``).
+
+    A new definition below the answer's own level is never taken in.
+    """
+    if cut >= len(text) or grammar_of(context) != "python":
+        return cut
+    floor = scope_floor(text, context)
+    if floor is None:
+        return cut
+    base = base_indent(text, context)
+    kept = cut
+    offset = cut
+    while offset < len(text):
+        start = offset + 1 if text[offset] == "\n" else offset
+        newline = text.find("\n", start)
+        end = newline if newline != -1 else len(text)
+        line = text[start:end]
+        offset = end
+        if not line.strip():
+            continue
+        width = indent_width(leading_ws(line))
+        if width < floor or (width < base and _DEFINITION.match(line.lstrip())):
+            break
+        kept = end
+    return kept
+
+
 # ----------------------------------------------------------------- the filters
 
 
@@ -151,13 +228,36 @@ def keep_first_line(text: str, context: Context) -> str:
     return body.split("\n", 1)[0]
 
 
+def limit_line_end_block(text: str, context: Context) -> str:
+    """Class 3: at the end of a non-empty line, a block only where the line opens one.
+
+    Multi-line mode at a line's end (rest empty, or closers the answer may
+    re-type) lets the answer run on only when the cursor's line, with the
+    answer's first line, opens a block or leaves a bracket open; otherwise
+    the first line is the answer, as in single-line mode.
+    """
+    if not context.multiline or not context.line_prefix.strip() or context.line_suffix.strip():
+        return text
+    first, newline, _ = text.partition("\n")
+    if not newline or block_may_follow(first, context):
+        return text
+    return first if first.strip() else ""
+
+
+def block_may_follow(first: str, context: Context) -> bool:
+    """The cursor's line completed by ``first`` opens a block or leaves a bracket open."""
+    line = context.line_prefix + first
+    return opens_block(context, first) or unclosed_openers(line, grammar_of(context)) > 0
+
+
 def trim_suffix_overlap(text: str, context: Context) -> str:
     """Cut output that reproduces the rest of the current line or the following lines."""
-    text = _trim_line_suffix(text, context)
+    text = trim_line_suffix(text, context)
     return _trim_following_lines(text, context)
 
 
-def _trim_line_suffix(text: str, context: Context) -> str:
+def trim_line_suffix(text: str, context: Context) -> str:
+    """Cut the end of the first line where it repeats the rest of the cursor's line."""
     tail = context.line_suffix.strip()
     if not tail:
         return text
@@ -201,7 +301,8 @@ def suffix_replay_line(text: str, context: Context) -> int | None:
     for start in range(len(shown)):
         if start == 0 and context.line_prefix.strip():
             continue
-        if _matches_suffix(shown[start:], below):
+        # A lone last line cut off mid-way replays only after other lines.
+        if _matches_suffix(shown[start:], below, partial=start > 0 and bool(shown[start].strip())):
             return start
     return None
 
@@ -211,7 +312,7 @@ def replays_suffix(text: str, context: Context) -> bool:
     return suffix_replay_line(text, context) is not None
 
 
-def _matches_suffix(lines: Sequence[str], below: Sequence[str]) -> bool:
+def _matches_suffix(lines: Sequence[str], below: Sequence[str], partial: bool = False) -> bool:
     """Whether ``lines`` (blank lines ignored) replay ``below`` until one of them ends.
 
     Lines compare with their indentation, so a ``}`` closing an inner block
@@ -219,8 +320,12 @@ def _matches_suffix(lines: Sequence[str], below: Sequence[str]) -> bool:
     off mid-way (max tokens): then it only has to start the suffix's line.
     """
     content = [line.rstrip() for line in lines if line.strip()]
-    if not content or content[0] != below[0].rstrip():
+    if not content:
         return False
+    if content[0] != below[0].rstrip():
+        # One line cut off mid-way (max_tokens) that starts the suffix's line.
+        return partial and len(content) == 1 and below[0].startswith(content[0])
+
     for number, (line, expected) in enumerate(zip(content, below, strict=False)):
         if line == expected.rstrip():
             continue
@@ -239,11 +344,77 @@ def drop_repetition(text: str, context: Context) -> str:
     lines = lines_of(text)
     shown = _cut_repeated_lines([context.line_prefix + lines[0], *lines[1:]])
     lines = lines[: len(shown)]
+    lines = lines[: _near_duplicate_cut(lines, context)]
+    selfish = next((n for n, line in enumerate(lines) if repeats_one_token(line)), None)
+    if selfish is not None:
+        lines = lines[:selfish]
+        if not lines:
+            return ""
     # A loop runs to the end of the output (max_tokens): only the last line can loop.
     shortened = cut_loop(lines[-1]) if len(lines[-1]) >= 16 else None
     if shortened is not None:
         lines[-1] = shortened
     return "\n".join(lines)
+
+
+_SHAPE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?")
+
+
+def line_shape(line: str) -> tuple[str, list[str]]:
+    """The line with names and numbers blanked out, and the names and numbers."""
+    names = _SHAPE_TOKEN.findall(line)
+    return _SHAPE_TOKEN.sub("#", line.strip()), names
+
+
+def _near_duplicate_cut(lines: list[str], context: Context) -> int:
+    """Class 9: where a run of same-shape lines that differ in names or numbers is cut.
+
+    A run that reaches the end of the answer (a model looping to max_tokens)
+    keeps its first line: six or more lines of one shape, or four or more
+    where a single name or number steps along (``const b = 1;``, ``const c =
+    1;`` ...). The line above an empty cursor line counts as the run's start.
+    """
+    content = [(n, line) for n, line in enumerate(lines) if line.strip()]
+    if len(content) < 3:
+        return len(lines)
+    shown = [(n, context.line_prefix + line if n == 0 else line) for n, line in content]
+    if not context.line_prefix.strip():
+        above = lines_of(context.prefix[-1000:])[:-1]
+        previous = next((line for line in reversed(above) if line.strip()), None)
+        if previous is not None:
+            shown.insert(0, (-1, previous))
+    *complete, last = shown
+    shape = line_shape(complete[-1][1])[0]
+    last_shape = line_shape(last[1])[0]
+    if "#" not in shape or not shape.startswith(last_shape):
+        return len(lines)
+    start = len(complete) - 1
+    while start > 0 and line_shape(complete[start - 1][1])[0] == shape:
+        start -= 1
+    members = complete[start:]
+    if len(members) + 1 < 4:
+        return len(lines)
+    names = [line_shape(line)[1] for _, line in members]
+    varying = sum(1 for column in zip(*names, strict=False) if len(set(column)) > 1)
+    if varying == 0 or (len(members) + 1 < 6 and varying != 1):
+        return len(lines)
+    first = next(n for n, _ in [*members, last] if n >= 0)
+    return first + 1
+
+
+_LOOP_AT_START = re.compile(r"(.{2,40}?)\1{3,}")
+
+
+def repeats_one_token(line: str) -> bool:
+    """Class 9: a line that is one unit repeated from its start (``foo = foo = foo = ``)."""
+    body = line.strip()
+    match = _LOOP_AT_START.match(body)
+    if match is None or not re.search(r"[A-Za-z_]\w", match.group(1)):
+        return False
+    if re.search(r"[,;]\s*$|^\s*[,;]", match.group(1)):
+        return False  # a list that loops: cut_loop keeps one element
+    rest = body[match.end() :]
+    return match.group(1).startswith(rest) or match.group(1).strip().startswith(rest.strip())
 
 
 def repeats_lines(text: str) -> bool:
@@ -314,8 +485,13 @@ def truncate_block(text: str, context: Context) -> str:
     if grammar is not None:
         cut = _parse_block_cut(text, context, grammar)
         if cut is not None:
-            return text[:cut]
-    return _indent_block_cut(text, context)
+            return text[: extend_to_scope(text, context, cut)]
+    return text[: block_end(text, context)]
+
+
+def block_end(text: str, context: Context) -> int:
+    """The indentation rule's end of the answer, carried on through the suffix's scope."""
+    return extend_to_scope(text, context, indent_block_end(text, context))
 
 
 def _parse_block_cut(text: str, context: Context, grammar: str) -> int | None:
@@ -505,9 +681,24 @@ def normalize_indentation(text: str, context: Context) -> str:
     elif not style.tabs and uses_spaces and not uses_tabs:
         base = indent_width(leading_ws(context.line_prefix + lines[0]))
         step = opener_step([context.line_prefix + lines[0], *lines[1:]])
-        if step is not None and step != style.width:
+        if step is not None and step != style.width and step != local_step(context):
             lines[1:] = [rescale(line, base, step, style.width) for line in lines[1:]]
     return "\n".join(lines)
+
+
+def local_step(context: Context, limit: int = 80) -> int | None:
+    """Class 5: the indent step of the nearest block opener above the cursor.
+
+    An answer indented with the step the code around the cursor uses is
+    consistent with the document, whatever the commonest step elsewhere.
+    """
+    lines = [line for line in lines_of(context.prefix)[-limit:] if line.strip()]
+    for above, below in zip(reversed(lines[:-1]), reversed(lines[1:]), strict=False):
+        if above.rstrip().endswith((":", "{")):
+            step = indent_width(leading_ws(below)) - indent_width(leading_ws(above))
+            if step > 0:
+                return step
+    return None
 
 
 def trim_trailing_whitespace(text: str, context: Context) -> str:
@@ -536,6 +727,7 @@ def drop_empty(text: str, context: Context) -> str:
 DEFAULT_FILTERS: tuple[Filter, ...] = (
     normalize_newlines,
     keep_first_line,
+    limit_line_end_block,
     trim_suffix_overlap,
     drop_repetition,
     truncate_block,

@@ -156,18 +156,13 @@ def scope_floor(text: str, context: Context) -> int | None:
     """
     base = base_indent(text, context)
     enclosing: int | None = None
-    prefix = context.prefix
-    end = len(prefix) - len(context.line_prefix)
-    for _ in range(400):
-        if end <= 0:
-            break
-        start = prefix.rfind("\n", 0, end - 1) + 1
-        line = prefix[start : end - 1] if prefix[end - 1 : end] == "\n" else prefix[start:end]
-        end = start
-        width = indent_width(leading_ws(line))
-        if line.strip() and width < base and _DEFINITION.match(line.lstrip()):
-            enclosing = width
-            break
+    for line in reversed(context.prefix.split("\n")[-400:-1]):
+        stripped = line.lstrip()
+        if stripped.startswith(("def ", "class ", "async ")) and _DEFINITION.match(stripped):
+            width = indent_width(leading_ws(line))
+            if width < base:
+                enclosing = width
+                break
     below = next_code_indent(context)
     floor = below
     if enclosing is not None:
@@ -181,14 +176,14 @@ def extend_to_scope(text: str, context: Context, cut: int) -> int:
     """Class 4: carry a cut made at the end of an inner block on through the lines
     that dedent but stay in the scope the suffix resumes (``scope_floor``).
 
-    A new definition below the answer's own level is never taken in.
+    A new definition is never taken in: the extension is for the statements
+    that carry on the enclosing one.
     """
     if cut >= len(text) or grammar_of(context) != "python":
         return cut
     floor = scope_floor(text, context)
     if floor is None:
         return cut
-    base = base_indent(text, context)
     kept = cut
     offset = cut
     while offset < len(text):
@@ -200,7 +195,7 @@ def extend_to_scope(text: str, context: Context, cut: int) -> int:
         if not line.strip():
             continue
         width = indent_width(leading_ws(line))
-        if width < floor or (width < base and _DEFINITION.match(line.lstrip())):
+        if width < floor or _DEFINITION.match(line.lstrip()):
             break
         kept = end
     return kept

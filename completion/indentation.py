@@ -24,6 +24,8 @@ def leading_ws(line: str) -> str:
 
 def indent_width(ws: str, tab: int = 4) -> int:
     """Columns taken by leading whitespace, tabs counted as ``tab`` columns."""
+    if "\t" not in ws:
+        return len(ws)
     return sum(tab if char == "\t" else 1 for char in ws)
 
 

@@ -56,6 +56,7 @@ class Window:
         return len(self.above.encode())
 
 
+@functools.lru_cache(maxsize=8)
 def window_for(context: Context) -> Window:
     """The bounded stretch of document the syntax checks parse.
 

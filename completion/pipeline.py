@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from completion.context import Context, ContextOptions, build_context
 from completion.document import Document
-from completion.postprocess import StreamCutter, postprocess
+from completion.postprocess import StreamCutter, postprocess_insertion
 from completion.prompt import (
     DEFAULT_TEMPLATE,
     FimTemplate,
@@ -269,7 +269,9 @@ class CompletionPipeline:
         result.raw, result.usage = raw, usage
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
-        result.text = postprocess(raw, context, prompt.stop)
+        insertion = postprocess_insertion(raw, context, prompt.stop)
+        # The range covers the closers the answer re-types (completion.rules).
+        result.text, result.end = insertion.text, offset + insertion.replaces
         timing.postprocess_ms = (time.perf_counter() - post_started) * 1000
         timing.total_ms = (time.perf_counter() - started) * 1000
         self.stats.record_latency(timing.total_ms, timing.engine_ms)

@@ -119,7 +119,9 @@ def drop_scope_escape(text: str, context: Context) -> str:
         width += indent_width(context.line_prefix)
     block = cursor_block_indent(context)
     below = next_code_indent(context)
-    if below is not None and width < block <= below and not _CONTINUATION.match(line.lstrip()):
+    opener = line.rstrip().endswith((":", "{"))  # its body may be the suffix
+    continues = bool(_CONTINUATION.match(line.lstrip()))  # else:, except:, } else {
+    if below is not None and width < block <= below and not opener and not continues:
         return ""
     return text
 

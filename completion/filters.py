@@ -129,32 +129,50 @@ def suffix_lines(context: Context) -> list[str]:
     return lines_of(context.suffix)[1:]
 
 
-def next_code_indent(context: Context) -> int | None:
-    """Indent width of the suffix's next non-blank line after the cursor's, if any."""
+def next_code_line(context: Context) -> str | None:
+    """The suffix's next non-blank line after the cursor's, if any."""
     suffix = context.suffix
     start = suffix.find("\n")
     while start != -1:
         end = suffix.find("\n", start + 1)
         line = suffix[start + 1 : end if end != -1 else len(suffix)]
         if line.strip():
-            return indent_width(leading_ws(line))
+            return line.rstrip("\r")
         start = end
     return None
 
 
-_DEFINITION = re.compile(r"(?:async\s+)?(?:def|class)\b")
+def next_code_indent(context: Context) -> int | None:
+    """Indent width of the suffix's next non-blank line after the cursor's, if any."""
+    line = next_code_line(context)
+    return None if line is None else indent_width(leading_ws(line))
+
+
+_DEFINITION = re.compile(
+    r"(?:export\s+|pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
+    r"(?:def|class|fn|func|function|impl|interface|struct|enum|trait)\b"
+)
 
 
 def scope_floor(text: str, context: Context) -> int | None:
-    """Python: the least indentation a line of a multi-line answer may have.
+    """The least indentation a line of a multi-line answer may have.
 
     Lines at or deeper than the suffix's next code line belong to the
-    answer, as long as they stay inside the enclosing definition; with no
-    code below, the enclosing definition alone sets the floor. None when
+    answer, as long as they stay inside the enclosing definition (Python);
+    with no code below, the enclosing definition alone sets the floor. In
+    brace languages a closer-only line below (``}``) sets the floor one
+    deeper than itself. None when
     neither is known, or when the floor is not below the answer's own block
     (nothing to add to the parse's cut then).
     """
     base = base_indent(text, context)
+    if grammar_of(context) != "python":
+        below_line = next_code_line(context)
+        if below_line is None:
+            return None
+        # Below a closer-only line (the enclosing block's ``}``) the scope is one deeper.
+        deeper = indent_width(leading_ws(below_line)) + is_closer_only(below_line)
+        return deeper if deeper < base else None
     enclosing: int | None = None
     for line in reversed(context.prefix.split("\n")[-400:-1]):
         stripped = line.lstrip()
@@ -179,7 +197,7 @@ def extend_to_scope(text: str, context: Context, cut: int) -> int:
     A new definition is never taken in: the extension is for the statements
     that carry on the enclosing one.
     """
-    if cut >= len(text) or grammar_of(context) != "python":
+    if cut >= len(text) or grammar_of(context) is None:
         return cut
     floor = scope_floor(text, context)
     if floor is None:
@@ -195,7 +213,7 @@ def extend_to_scope(text: str, context: Context, cut: int) -> int:
         if not line.strip():
             continue
         width = indent_width(leading_ws(line))
-        if width < floor or _DEFINITION.match(line.lstrip()):
+        if width < floor or _DEFINITION.match(line.lstrip()) or is_closer_only(line):
             break
         kept = end
     return kept
@@ -602,7 +620,7 @@ def balance_brackets(text: str, context: Context) -> str:
         if rest_closed > 0 or dips - line_open > rest_open:
             return text[:index].rstrip(" \t") if "\n" in text[:index] else text[:index]
         if context.multiline:
-            return text[: line_end_after(text, index)]
+            return text[: extend_to_scope(text, context, line_end_after(text, index))]
     return text
 
 

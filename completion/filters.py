@@ -424,7 +424,7 @@ def repeats_one_token(line: str) -> bool:
     match = _LOOP_AT_START.match(body)
     if match is None or not re.search(r"[A-Za-z_]\w", match.group(1)):
         return False
-    if re.search(r"[,;]\s*$|^\s*[,;]", match.group(1)):
+    if re.search(r"[,;]", match.group(1)):
         return False  # a list that loops: cut_loop keeps one element
     rest = body[match.end() :]
     return match.group(1).startswith(rest) or match.group(1).strip().startswith(rest.strip())
@@ -518,6 +518,12 @@ def _parse_block_cut(text: str, context: Context, grammar: str) -> int | None:
     node: Node | None = tree.root_node.descendant_for_byte_range(start, start)
     while node is not None and not (node.start_byte < start < node.end_byte):
         node = node.parent
+    if context.line_prefix.strip() and "\n" in text:
+        # At a line's end, brackets the first line closes (``area(w, h):``)
+        # are not the block: the construct that line belongs to is.
+        first_end = start + len(text.split("\n", 1)[0].encode())
+        while node is not None and node.parent is not None and node.end_byte <= first_end:
+            node = node.parent
     if not window.at_top:
         return None  # a window cut mid-construct parses as noise: use indentation
     if node is None or node.parent is None:
@@ -617,7 +623,9 @@ def balance_brackets(text: str, context: Context) -> str:
         if rest_open is None or rest_closed is None:
             rest_open = unclosed_openers(recent_prefix(context.prefix), grammar) - line_open
             rest_closed = unmatched_closers(context.suffix, grammar) - line_closed
-        if rest_closed > 0 or dips - line_open > rest_open:
+        # The suffix's closers take the outermost open brackets; the answer may
+        # close the ones left (a loop's ``}`` before the function's).
+        if dips - line_open > rest_open - max(rest_closed, 0):
             return text[:index].rstrip(" \t") if "\n" in text[:index] else text[:index]
         if context.multiline:
             return text[: extend_to_scope(text, context, line_end_after(text, index))]

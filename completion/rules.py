@@ -119,7 +119,8 @@ def drop_scope_escape(text: str, context: Context) -> str:
         width += indent_width(context.line_prefix)
     block = cursor_block_indent(context)
     below = next_code_indent(context)
-    opener = line.rstrip().endswith((":", "{"))  # its body may be the suffix
+    # At column 0 the cursor's block is a guess: an opener whose body the suffix is stays.
+    opener = not context.line_prefix and line.rstrip().endswith((":", "{"))
     continues = bool(_CONTINUATION.match(line.lstrip()))  # else:, except:, } else {
     if below is not None and width < block <= below and not opener and not continues:
         return ""
@@ -145,8 +146,7 @@ def fit_first_line_indent(text: str, context: Context) -> str:
     if previous is not None:
         needed = indent_width(leading_ws(previous))
         if opens_block(_with_line(context, previous), ""):
-            style = detect_style(context.prefix[-2000:])
-            needed += style.width if style is not None and not style.tabs else 4
+            needed += 1  # any step deeper than the opener: the editor indented already
     if indent_width(prefix) >= needed:
         return text[len(lead) :]
     return text

@@ -308,7 +308,7 @@ class CompletionPipeline:
                     timing.first_token_ms = (time.perf_counter() - engine_started) * 1000
                 done = cutter.feed(piece)
                 if progress is not None:
-                    progress(cutter.text)
+                    progress(cutter.shown())
                 if done:
                     break
         except asyncio.CancelledError:

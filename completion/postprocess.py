@@ -108,6 +108,23 @@ class StreamCutter:
             self.done = self._block_finished()
         return self.done
 
+    def shown(self) -> str:
+        """The text so far as its start will be shown (leading rules applied).
+
+        In-flight adoption compares what the user typed with this, so it must
+        start as the post-processed answer will: without the blank lines and
+        the doubled indentation ``LEADING_RULES`` remove.
+        """
+        view = self._view
+        if view is None:
+            return self.text
+        shaped = self.text
+        if not shaped.strip():
+            return "" if "\n" in shaped and not view.line_prefix.strip() else shaped
+        for rule in (drop_leading_blank_lines, fit_first_line_indent):
+            shaped = rule(shaped, view)
+        return shaped
+
     def _block_finished(self) -> bool:
         """True once complete lines repeat, leave the block, or replay the suffix."""
         complete = self.text[: self.text.rfind("\n")]

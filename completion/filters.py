@@ -615,21 +615,37 @@ def balance_brackets(text: str, context: Context) -> str:
             depth -= 1
             continue
         dips += 1
-        on_first_line = "\n" not in text[:index]
-        if on_first_line and dips <= line_open:
-            if dips <= line_open - line_closed:
-                continue
+        if dips <= line_open - line_closed:
+            continue  # closes a bracket the cursor's line opened (on any line)
+        if dips <= line_open and "\n" not in text[:index]:
             return text[:index]
         if rest_open is None or rest_closed is None:
             rest_open = unclosed_openers(recent_prefix(context.prefix), grammar) - line_open
             rest_closed = unmatched_closers(context.suffix, grammar) - line_closed
-        # The suffix's closers take the outermost open brackets; the answer may
-        # close the ones left (a loop's ``}`` before the function's).
-        if dips - line_open > rest_open - max(rest_closed, 0):
+        if (rest_closed > 0 and not _closes_inner_block(text, index, context)) or (
+            dips - line_open > rest_open
+        ):
             return text[:index].rstrip(" \t") if "\n" in text[:index] else text[:index]
         if context.multiline:
             return text[: extend_to_scope(text, context, line_end_after(text, index))]
     return text
+
+
+def _closes_inner_block(text: str, index: int, context: Context) -> bool:
+    """Class 4: a closer that starts a line deeper than the suffix's next closer line.
+
+    The suffix's ``}`` closes its own block; a ``}`` of the answer indented
+    deeper closes a block inside it (a loop's before the function's), which
+    the suffix does not close. Judged by indentation, since the suffix in the
+    prompt may be cut before its outer closers.
+    """
+    start = text.rfind("\n", 0, index) + 1
+    if text[start:index].strip():
+        return False
+    below = next_code_line(context)
+    if below is None or below.lstrip()[:1] not in CLOSERS:
+        return False
+    return indent_width(text[start:index]) > indent_width(leading_ws(below))
 
 
 def trim_syntax_errors(text: str, context: Context) -> str:

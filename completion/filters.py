@@ -615,17 +615,21 @@ def balance_brackets(text: str, context: Context) -> str:
             depth -= 1
             continue
         dips += 1
-        if dips <= line_open - line_closed:
-            continue  # closes a bracket the cursor's line opened (on any line)
-        if dips <= line_open and "\n" not in text[:index]:
+        later_line = "\n" in text[:index]
+        if not later_line and dips <= line_open:
+            # On the cursor's line: its own brackets, less those the rest closes.
+            if dips <= line_open - line_closed:
+                continue
             return text[:index]
         if rest_open is None or rest_closed is None:
-            rest_open = unclosed_openers(recent_prefix(context.prefix), grammar) - line_open
-            rest_closed = unmatched_closers(context.suffix, grammar) - line_closed
-        if (rest_closed > 0 and not _closes_inner_block(text, index, context)) or (
-            dips - line_open > rest_open
-        ):
-            return text[:index].rstrip(" \t") if "\n" in text[:index] else text[:index]
+            rest_open = unclosed_openers(recent_prefix(context.prefix), grammar)
+            rest_closed = unmatched_closers(context.suffix, grammar)
+        # The suffix's closers take the outermost open brackets. A closer of
+        # the answer is no duplicate only when it closes a block inside those
+        # (deeper than the suffix's closer line) that the suffix leaves open.
+        inner = _closes_inner_block(text, index, context) and dips <= rest_open - rest_closed
+        if (rest_closed > 0 and not inner) or dips > rest_open:
+            return text[:index].rstrip(" \t") if later_line else text[:index]
         if context.multiline:
             return text[: extend_to_scope(text, context, line_end_after(text, index))]
     return text
@@ -640,12 +644,13 @@ def _closes_inner_block(text: str, index: int, context: Context) -> bool:
     prompt may be cut before its outer closers.
     """
     start = text.rfind("\n", 0, index) + 1
-    if text[start:index].strip():
-        return False
+    head = text[start:index]
+    if head.strip(" \t" + CLOSERS):
+        return False  # only indentation and closers may come before it on its line
     below = next_code_line(context)
     if below is None or below.lstrip()[:1] not in CLOSERS:
         return False
-    return indent_width(text[start:index]) > indent_width(leading_ws(below))
+    return indent_width(leading_ws(head)) > indent_width(leading_ws(below))
 
 
 def trim_syntax_errors(text: str, context: Context) -> str:

@@ -139,7 +139,7 @@ class StreamCutter:
             return False
         if lines == 1 and context.line_prefix.strip() and not context.line_suffix.strip():
             # At a line's end, a block follows only a line that opens one.
-            return bool(complete.strip()) and not block_may_follow(complete, context)
+            return not block_may_follow(complete, context)
         return block_end(complete, context) < len(complete.rstrip()) or replays_suffix(
             complete, context
         )

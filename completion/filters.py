@@ -148,7 +148,7 @@ def next_code_indent(context: Context) -> int | None:
     return None if line is None else indent_width(leading_ws(line))
 
 
-_DEFINITION = re.compile(
+DEFINITION = re.compile(
     r"(?:export\s+|pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
     r"(?:def|class|fn|func|function|impl|interface|struct|enum|trait)\b"
 )
@@ -176,7 +176,7 @@ def scope_floor(text: str, context: Context) -> int | None:
     enclosing: int | None = None
     for line in reversed(context.prefix.split("\n")[-400:-1]):
         stripped = line.lstrip()
-        if stripped.startswith(("def ", "class ", "async ")) and _DEFINITION.match(stripped):
+        if stripped.startswith(("def ", "class ", "async ")) and DEFINITION.match(stripped):
             width = indent_width(leading_ws(line))
             if width < base:
                 enclosing = width
@@ -213,7 +213,7 @@ def extend_to_scope(text: str, context: Context, cut: int) -> int:
         if not line.strip():
             continue
         width = indent_width(leading_ws(line))
-        if width < floor or _DEFINITION.match(line.lstrip()) or is_closer_only(line):
+        if width < floor or DEFINITION.match(line.lstrip()) or is_closer_only(line):
             break
         kept = end
     return kept

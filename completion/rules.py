@@ -25,7 +25,13 @@ from dataclasses import dataclass
 
 from completion.brackets import CLOSERS, OPENERS, brackets, unmatched_closers
 from completion.context import Context
-from completion.filters import grammar_of, next_code_indent, opens_block, trim_line_suffix
+from completion.filters import (
+    DEFINITION,
+    grammar_of,
+    next_code_indent,
+    opens_block,
+    trim_line_suffix,
+)
 from completion.indentation import detect_style, indent_width, leading_ws, lines_of
 from completion.parse_window import error_nodes, parse, window_for
 
@@ -120,7 +126,11 @@ def drop_scope_escape(text: str, context: Context) -> str:
     block = cursor_block_indent(context)
     below = next_code_indent(context)
     # At column 0 the cursor's block is a guess: an opener whose body the suffix is stays.
-    opener = not context.line_prefix and line.rstrip().endswith((":", "{"))
+    opener = (
+        not context.line_prefix
+        and line.rstrip().endswith((":", "{"))
+        and not DEFINITION.match(line.lstrip())
+    )
     continues = bool(_CONTINUATION.match(line.lstrip()))  # else:, except:, } else {
     if below is not None and width < block <= below and not opener and not continues:
         return ""

@@ -14,9 +14,26 @@ as when max_tokens ends the stream), with the middle's last line again and again
 ("repeat"), or with plausible junk
 ("junk": a new definition after the block, or closing brackets the suffix already
 has). "none" is the bare middle, to catch filters that damage a correct answer.
-A hole counts when ``postprocess`` returns exactly the middle (trailing blanks aside).
+A hole counts when the document after the insert (the item's range replacing
+what it covers) equals the true document, trailing blanks on each line aside.
 
-    .venv/bin/python bench/truncation_eval.py [--limit 400] [--multiline-mode]
+Views:
+- editor: whole-line holes with the cursor on an empty line between prefix and
+  suffix, after the indentation (as an editor leaves it after Enter);
+- raw: the benchmark's own split, the cursor at column 0 of the suffix's first
+  line and the middle ending with its newline (Neovim 0.12 requests there on
+  InsertEnter);
+- mid-line (call arguments), closers (the rest of the line is only closing
+  brackets and separators) and end-of-line (the line cut at a token, the rest
+  of the line empty).
+
+Single- or multi-line is decided per hole by the server's own rules
+(``completion.decisions``), as a request through the server would be;
+``--fixed-mode`` uses the old fixed modes (single-line holes single-line).
+Harm: the share of answers after which a document that parsed stops parsing,
+or, when it did not parse, has more syntax errors than before.
+
+    .venv/bin/python bench/truncation_eval.py [--limit 400] [--fixed-mode] [--show N]
 """
 
 from __future__ import annotations
@@ -25,6 +42,7 @@ import argparse
 import gzip
 import json
 import random
+import re
 import statistics
 import sys
 import sysconfig
@@ -37,11 +55,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from completion import postprocess as post  # noqa: E402
 from completion.context import Context  # noqa: E402
+from completion.decisions import decide  # noqa: E402
+from completion.document import Document  # noqa: E402
 from completion.languages import parser  # noqa: E402
-from completion.postprocess import postprocess  # noqa: E402
 
-HUMANEVAL = ROOT.parent / "shared" / "data" / "humaneval-infilling"
+# ../shared beside the clone (a worktree may sit one folder deeper).
+HUMANEVAL = next(
+    (
+        folder
+        for folder in (
+            ROOT.parent / "shared" / "data" / "humaneval-infilling",
+            ROOT.parent.parent / "shared" / "data" / "humaneval-infilling",
+        )
+        if folder.is_dir()
+    ),
+    ROOT.parent / "shared" / "data" / "humaneval-infilling",
+)
 SOURCES = ROOT / "tests" / "completion" / "golden" / "sources"
 PREFIX_CHARS = 4000  # about the context's prefix budget
 SUFFIX_CHARS = 1200
@@ -57,6 +88,62 @@ class Hole:
     suffix: str
     outer_indent: str = ""
     """Indentation of the line that opened the hole's block (for junk)."""
+    view: str = "editor"
+
+
+EXTENSION = {"python": "py", "typescript": "ts", "go": "go", "rust": "rs"}
+
+
+def decided_multiline(hole: Hole) -> bool:
+    """Single- or multi-line as the server decides it for this cursor."""
+    uri = f"file:///hole.{EXTENSION[hole.language]}"
+    document = Document(uri, hole.prefix + hole.suffix, hole.language)
+    return decide(document, len(hole.prefix), document.syntax_tree()).multiline
+
+
+def insert(raw: str, context: Context) -> tuple[str, int]:
+    """The insert text and how many characters after the cursor it replaces."""
+    whole = getattr(post, "postprocess_insertion", None)
+    if whole is None:  # before the item carried a range
+        return post.postprocess(raw, context, ("<|EOT|>",)), 0
+    insertion = whole(raw, context, ("<|EOT|>",))
+    return insertion.text, insertion.replaces
+
+
+def _normal(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
+
+
+def correct(hole: Hole, text: str, replaces: int) -> bool:
+    """The document after the insert equals the true one (trailing blanks aside)."""
+    reach = len(hole.middle) + 400
+    after = text + hole.suffix[replaces:reach]
+    return _normal(after) == _normal(hole.middle + hole.suffix[:reach])
+
+
+def error_count(node) -> int:  # type: ignore[no-untyped-def]
+    if not node.has_error and not node.is_missing:
+        return 0
+    own = 1 if node.is_error or node.is_missing else 0
+    return own + sum(error_count(child) for child in node.children)
+
+
+_BEFORE_ERRORS: dict[int, int] = {}
+
+
+def harms(hole: Hole, text: str, replaces: int) -> bool:
+    """A parsing document stops parsing, or a broken one gets more errors."""
+    if not text:
+        return False
+    active = parser(hole.language)
+    if active is None:
+        return False
+    key = id(hole)
+    if key not in _BEFORE_ERRORS:
+        before = active.parse((hole.prefix + hole.suffix).encode()).root_node
+        _BEFORE_ERRORS[key] = error_count(before)
+    after = active.parse((hole.prefix + text + hole.suffix[replaces:]).encode()).root_node
+    return error_count(after) > _BEFORE_ERRORS[key]
 
 
 def context_for(hole: Hole, multiline: bool) -> Context:
@@ -95,6 +182,66 @@ def single_line_holes(rows: list[dict[str, str]]) -> Iterator[Hole]:
             row["prompt"] + indent,
             line[len(indent) :],
             "\n" + row["suffix"],
+        )
+
+
+def raw_single_line_holes(rows: list[dict[str, str]]) -> Iterator[Hole]:
+    """The benchmark's own split: the cursor at column 0 of the suffix's first line."""
+    for row in rows:
+        line = row["canonical_solution"]
+        if "\n" in line.rstrip("\n") or not line.strip() or not row["prompt"].endswith("\n"):
+            continue
+        yield Hole("single-line", "python", row["prompt"], line, row["suffix"], view="raw")
+
+
+_CLOSERS_REST = re.compile(r"[)\]}]+[)\]};,]*")
+
+
+def closer_holes(rows: list[dict[str, str]]) -> Iterator[Hole]:
+    """Arguments of a call whose closing bracket is followed only by closers."""
+    python = parser("python")
+    assert python is not None
+    for row in rows:
+        line = row["canonical_solution"].rstrip("\n")
+        if "\n" in line or not line.isascii():
+            continue
+        offset = len(line) - len(line.lstrip())
+        tree = python.parse(line.strip().encode())
+        for node in _walk(tree.root_node):
+            if node.type != "argument_list" or not node.named_child_count or node.has_error:
+                continue
+            start = offset + node.start_byte + 1
+            end = offset + node.end_byte - 1
+            if end > start and _CLOSERS_REST.fullmatch(line[end:]):
+                yield Hole(
+                    "closers",
+                    "python",
+                    row["prompt"] + line[:start],
+                    line[start:end],
+                    line[end:] + "\n" + row["suffix"],
+                )
+                break
+
+
+def end_of_line_holes(rows: list[dict[str, str]]) -> Iterator[Hole]:
+    """A line cut after one of its tokens: the rest of the line is the middle."""
+    python = parser("python")
+    assert python is not None
+    for number, row in enumerate(rows):
+        line = row["canonical_solution"].rstrip("\n")
+        if "\n" in line or not line.isascii() or not line.strip():
+            continue
+        offset = len(line) - len(line.lstrip())
+        tree = python.parse(line.strip().encode())
+        ends = sorted(
+            {offset + node.end_byte for node in _walk(tree.root_node) if not node.children}
+        )
+        ends = [end for end in ends if offset < end < len(line) and line[end:].strip()]
+        if not ends:
+            continue
+        cut = random.Random(number).choice(ends)
+        yield Hole(
+            "end-of-line", "python", row["prompt"] + line[:cut], line[cut:], "\n" + row["suffix"]
         )
 
 
@@ -185,6 +332,18 @@ def block_holes(language: str, path: Path) -> Iterator[Hole]:
         opener_line = text[opener_start : text.find("\n", opener_start)]
         outer = opener_line[: len(opener_line) - len(opener_line.lstrip())]
         yield Hole("multi-line", language, text[:start], text[start:end], text[end:], outer)
+        line_end = text.find("\n", end)
+        if line_end != -1 and not text[end:line_end].strip():
+            # The raw view: whole lines, the cursor at column 0 of the suffix's first line.
+            yield Hole(
+                "multi-line",
+                language,
+                text[:line_start],
+                text[line_start : line_end + 1],
+                text[line_end + 1 :],
+                outer,
+                view="raw",
+            )
         if text[:line_start].rstrip().endswith((":", "{")):
             # The same body with the cursor at the end of its opener line.
             cursor = line_start - 1
@@ -256,6 +415,8 @@ def cut_point(hole: Hole) -> int:
 
 def overruns(hole: Hole) -> dict[str, str]:
     """The simulated raw outputs for one hole, by overrun kind."""
+    if hole.view == "raw":
+        return raw_overruns(hole)
     middle = hole.middle
     last_line = middle.rsplit("\n", 1)[-1].strip()
     indent = hole.prefix.rsplit("\n", 1)[-1]
@@ -267,7 +428,12 @@ def overruns(hole: Hole) -> dict[str, str]:
         "suffix": middle + hole.suffix[:OVERRUN_CHARS],
         "cut": middle + hole.suffix[: cut_point(hole)],
     }
-    if hole.kind == "mid-line":
+    if hole.kind == "end-of-line":
+        line = hole.prefix.rsplit("\n", 1)[-1] + middle
+        indent = line[: len(line) - len(line.lstrip())]
+        outputs["repeat"] = middle + ("\n" + line) * 3
+        outputs["junk"] = middle + "\n\n\n" + JUNK_DEFINITION["python"]
+    elif hole.kind in ("mid-line", "closers"):
         closers = hole.suffix.split("\n", 1)[0]
         outputs["repeat"] = middle + (", " + middle.split(",")[-1].strip()) * 6
         outputs["junk"] = middle + closers + closers[:1] + "  # done\n" + indent + "pass\n"
@@ -288,6 +454,26 @@ def overruns(hole: Hole) -> dict[str, str]:
     return outputs
 
 
+def raw_overruns(hole: Hole) -> dict[str, str]:
+    """Overruns for the raw view: the middle ends with its newline."""
+    middle = hole.middle
+    last_line = middle.rstrip("\n").rsplit("\n", 1)[-1]
+    outer = hole.outer_indent
+    if hole.language == "python":
+        junk = "\n" + outer + JUNK_DEFINITION["python"].replace("\n    ", "\n" + outer + "    ")
+        if hole.kind == "single-line":
+            junk = "\n\n" + JUNK_DEFINITION["python"]
+    else:
+        junk = outer + "}\n\n" + JUNK_DEFINITION[hole.language]
+    return {
+        "none": middle,
+        "suffix": middle + hole.suffix[:OVERRUN_CHARS],
+        "cut": middle + hole.suffix[: cut_point(hole)],
+        "repeat": middle + (last_line + "\n") * 3,
+        "junk": middle + junk,
+    }
+
+
 # ------------------------------------------------------------------- main
 
 
@@ -297,6 +483,45 @@ def _percentiles(values: list[float]) -> str:
     return f"{statistics.median(ordered):.3f}/{p99:.3f}"
 
 
+VIEW_ORDER = [
+    "single-line editor",
+    "single-line raw",
+    "mid-line",
+    "closers",
+    "end-of-line",
+]
+KINDS = ["none", "suffix", "cut", "repeat", "junk"]
+
+
+def label_of(hole: Hole) -> str:
+    if hole.kind in ("multi-line", "after-opener"):
+        view = "after opener" if hole.kind == "after-opener" else hole.view
+        return f"multi-line {hole.language} {view}"
+    if hole.kind == "single-line":
+        return f"single-line {hole.view}"
+    return hole.kind
+
+
+def collect(args: argparse.Namespace) -> list[tuple[str, Hole, bool]]:
+    rng = random.Random(0)
+    rows = humaneval_rows()
+    holes: list[Hole] = [*single_line_holes(rows), *raw_single_line_holes(rows)]
+    holes += [*mid_line_holes(rows), *closer_holes(rows), *end_of_line_holes(rows)]
+    holes += multi_line_holes(args.limit, rng)
+    runs: list[tuple[str, Hole, bool]] = []
+    for hole in holes:
+        if args.fixed_mode:
+            multiline = hole.kind in ("multi-line", "after-opener")
+        else:
+            multiline = decided_multiline(hole)
+        runs.append((label_of(hole), hole, multiline))
+    return runs
+
+
+def share(values: list[bool]) -> str:
+    return f"{100 * sum(values) / len(values):7.1f}%" if values else "       -"
+
+
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     options.add_argument(
@@ -304,70 +529,97 @@ def main() -> None:
     )
     options.add_argument("--show", type=int, default=0, help="print this many misses per row")
     options.add_argument(
-        "--multiline-mode",
+        "--fixed-mode",
         action="store_true",
-        help="also run single-line holes in multi-line mode (an empty line in a body)",
+        help="single-line holes in single-line mode, blocks in multi-line (no decisions)",
     )
     args = options.parse_args()
-    rng = random.Random(0)
-    rows = humaneval_rows()
-    runs: list[tuple[str, Hole, bool]] = []
-    runs += [("single-line", hole, False) for hole in single_line_holes(rows)]
-    if args.multiline_mode:
-        runs += [("single-line (multi-line mode)", hole, True) for hole in single_line_holes(rows)]
-    runs += [("mid-line", hole, False) for hole in mid_line_holes(rows)]
-    runs += [
-        (
-            f"multi-line {hole.language}"
-            + (" after opener" if hole.kind == "after-opener" else ""),
-            hole,
-            True,
-        )
-        for hole in multi_line_holes(args.limit, rng)
-    ]
+    runs = collect(args)
 
     hits: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    misses: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    harm: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    misses: dict[tuple[str, str], list[tuple[str, str, int]]] = defaultdict(list)
     timings: dict[str, list[float]] = defaultdict(list)
+    walls: list[float] = []
     for label, hole, multiline in runs:
         context = context_for(hole, multiline)
         for overrun, raw in overruns(hole).items():
-            started = time.perf_counter()
-            result = postprocess(raw, context, ("<|EOT|>",))
-            timings[label].append((time.perf_counter() - started) * 1000)
-            ok = result.rstrip() == hole.middle.rstrip()
+            started, cpu_started = time.perf_counter(), time.thread_time()
+            text, replaces = insert(raw, context)
+            walls.append((time.perf_counter() - started) * 1000)
+            timings[label].append((time.thread_time() - cpu_started) * 1000)
+            ok = correct(hole, text, replaces)
             hits[(label, overrun)].append(ok)
+            harm[(label, overrun)].append(harms(hole, text, replaces))
             if not ok:
-                misses[(label, overrun)].append((raw, result))
+                misses[(label, overrun)].append((raw, text, replaces))
 
-    order = {"single-line": 0, "single-line (multi-line mode)": 1, "mid-line": 2}
-    labels = sorted({label for label, _, _ in runs}, key=lambda name: (order.get(name, 3), name))
-    kinds = ["none", "suffix", "cut", "repeat", "junk"]
-    header = f"{'hole kind':36} {'holes':>6} " + " ".join(f"{k:>8}" for k in kinds)
-    print(header + f" {'all':>8}   ms p50/p99")
+    labels = sorted(
+        {label for label, _, _ in runs},
+        key=lambda name: (VIEW_ORDER.index(name) if name in VIEW_ORDER else 9, name),
+    )
+    header = f"{'hole kind':34} {'holes':>6} " + " ".join(f"{k:>8}" for k in KINDS)
+    print(header + f" {'all':>8} {'harm':>7}   CPU ms p50/p99")
     for label in labels:
         count = len(hits[(label, "none")])
-        cells = []
-        total: list[bool] = []
-        for kind in kinds:
-            results = hits.get((label, kind), [])
-            total += results
-            cells.append(f"{100 * sum(results) / len(results):7.1f}%" if results else "       -")
-        row = f"{label:36} {count:6d} " + " ".join(cells)
-        print(row + f" {100 * sum(total) / len(total):7.1f}%   {_percentiles(timings[label])}")
-    for label in ("multi-line",):
-        merged = [
-            ok for (name, _), results in hits.items() if name.startswith(label) for ok in results
+        total = [ok for kind in KINDS for ok in hits.get((label, kind), [])]
+        harmed = [bad for kind in KINDS for bad in harm.get((label, kind), [])]
+        cells = " ".join(share(hits.get((label, kind), [])) for kind in KINDS)
+        row = f"{label:34} {count:6d} {cells} {share(total)} {share(harmed)}"
+        print(row + f"   {_percentiles(timings[label])}")
+
+    def pooled(
+        table: dict[tuple[str, str], list[bool]], prefix: str, kinds: list[str]
+    ) -> list[bool]:
+        return [
+            value
+            for (name, kind), values in table.items()
+            if name.startswith(prefix) and kind in kinds
+            for value in values
         ]
-        if merged:
-            share = 100 * sum(merged) / len(merged)
-            print(f"{'multi-line, all languages':36} {'':6} {'':35} {share:7.1f}%")
+
+    print("\nFigures to reach (clean = none, overrun = suffix; harm over all five plays)")
+    print(f"{'figure':34} {'clean':>8} {'overrun':>8} {'harm':>8}")
+    views = [
+        ("editor view, single-line", "single-line editor"),
+        ("raw view, single-line", "single-line raw"),
+        ("mid-line random spans", "mid-line"),
+        ("rest of line is closers", "closers"),
+        ("end of a non-empty line", "end-of-line"),
+    ]
+    for name, prefix in views:
+        clean, over = pooled(hits, prefix, ["none"]), pooled(hits, prefix, ["suffix"])
+        bad = pooled(harm, prefix, KINDS)
+        print(f"{name:34} {share(clean)} {share(over)} {share(bad)}")
+    for view in ("editor", "raw", "after opener"):
+        clean = [
+            ok
+            for (name, kind), values in hits.items()
+            if name.startswith("multi-line") and name.endswith(view) and kind == "none"
+            for ok in values
+        ]
+        over = [
+            ok
+            for (name, kind), values in hits.items()
+            if name.startswith("multi-line") and name.endswith(view) and kind == "suffix"
+            for ok in values
+        ]
+        bad = [
+            value
+            for (name, _), values in harm.items()
+            if name.startswith("multi-line") and name.endswith(view)
+            for value in values
+        ]
+        print(f"{'multi-line (4 languages), ' + view:34} {share(clean)} {share(over)} {share(bad)}")
+    print("\nharm by overrun kind, all views:")
+    print("  " + "  ".join(f"{kind} {share(pooled(harm, '', [kind])).strip()}" for kind in KINDS))
     every = [ms for values in timings.values() for ms in values]
-    print(f"\npostprocess per call, all {len(every)} calls: p50/p99 {_percentiles(every)} ms")
+    print(f"\npostprocess per hole, all {len(every)} calls: p50/p99 {_percentiles(every)} ms CPU")
+    print(f"(wall clock p50/p99 {_percentiles(walls)} ms, which includes other processes' load)")
     if args.show:
         for key, items in misses.items():
-            for raw, result in items[: args.show]:
-                print(f"\n--- miss {key}\nRAW: {raw[:300]!r}\nGOT: {result!r}")
+            for raw, result, replaces in items[: args.show]:
+                print(f"\n--- miss {key}\nRAW: {raw[:300]!r}\nGOT: {result!r} (+{replaces})")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ class CacheEntry:
     """Up to WINDOW characters after the cursor."""
     text: str
     multiline: bool
+    replaces: int = 0
+    """Characters after the cursor the text replaces (closers it re-types)."""
 
     @property
     def size(self) -> int:
@@ -69,7 +71,13 @@ class CompletionCache:
         self._chars = 0
 
     def store(
-        self, document: Document, offset: int, text: str, multiline: bool, fingerprint: str
+        self,
+        document: Document,
+        offset: int,
+        text: str,
+        multiline: bool,
+        fingerprint: str,
+        replaces: int = 0,
     ) -> CacheEntry:
         entry = CacheEntry(
             uri=document.uri,
@@ -79,6 +87,7 @@ class CompletionCache:
             after=window_after(document, offset),
             text=text,
             multiline=multiline,
+            replaces=replaces,
         )
         key = (entry.uri, fingerprint, offset, hash((entry.before, entry.after)))
         old = self._entries.pop(key, None)
@@ -119,6 +128,11 @@ class CompletionCache:
             if typed_length == 0:
                 return entry
             return self.store(
-                document, offset, entry.text[typed_length:], entry.multiline, fingerprint
+                document,
+                offset,
+                entry.text[typed_length:],
+                entry.multiline,
+                fingerprint,
+                entry.replaces,
             )
         return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from completion.brackets import is_closers_only, unclosed_openers
 from completion.languages import NON_CODE_GRAMMARS
 from completion.syntax import ancestors, point_of
 
@@ -45,6 +46,13 @@ class DecisionOptions:
     """Auto mode: right after a block opener at line end (``{``, ``:``...) gets a block."""
     single_line_in_comments: bool = True
     """Auto mode: inside a comment, complete the line only."""
+    multiline_before_text: bool = True
+    """Auto mode: only indentation left of the cursor and code right of it (the
+    cursor at a line's start) gets whole lines ending with their newline."""
+    multiline_at_line_end: bool = True
+    """Auto mode: the end of a non-empty line (nothing right of the cursor, or
+    only closers the answer may re-type) may get a block, when the line then
+    opens one (post-processing judges that from the answer's first line)."""
 
 
 @dataclass(frozen=True)
@@ -224,21 +232,16 @@ def _multiline(
         if (
             stripped.endswith(":")
             and (grammar in _COLON_GRAMMARS or grammar is None)
-            and not _open_brackets(stripped)  # a dict key or a slice, not a block
+            and not unclosed_openers(stripped, grammar)  # a dict key or a slice, not a block
         ):
             return True, "after block opener"
+    if not line_prefix.strip():
+        if options.multiline_before_text:
+            return True, "before text on its line"
+        return False, "before text on its line (rule off)"
+    if options.multiline_at_line_end and (not line_suffix.strip() or is_closers_only(line_suffix)):
+        return True, "line end"
     return False, "mid-line"
-
-
-def _open_brackets(line: str) -> bool:
-    """True when ``line`` leaves a bracket open (strings not considered)."""
-    depth = 0
-    for char in line:
-        if char in "([{":
-            depth += 1
-        elif char in ")]}" and depth:
-            depth -= 1
-    return depth > 0
 
 
 def _empty_line_kind(chain: list[Node]) -> str:

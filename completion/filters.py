@@ -10,25 +10,67 @@ suffix. docs/postprocessing.md explains the order and the reasons.
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
 import re
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from completion.brackets import (
+    CLOSERS,
+    OPENERS,
+    brackets,
+    is_top_level_start,
+    recent_prefix,
+    unclosed_openers,
+    unmatched_closers,
+)
 from completion.context import Context
-from completion.languages import grammar_for, parser
+from completion.indentation import (
+    IndentStyle,
+    detect_style,
+    indent_width,
+    leading_ws,
+    lines_of,
+    opener_step,
+    rescale,
+    respace,
+    space_unit,
+)
+from completion.languages import grammar_for
+from completion.parse_window import (
+    WINDOW_ABOVE,
+    WINDOW_BELOW,
+    Window,
+    char_index,
+    error_nodes,
+    line_end_after,
+    parse,
+    parse_without,
+    window_for,
+)
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser, Tree
+    from tree_sitter import Node
+
+__all__ = [
+    "CLOSERS",
+    "DEFAULT_FILTERS",
+    "OPENERS",
+    "WINDOW_ABOVE",
+    "WINDOW_BELOW",
+    "Filter",
+    "IndentStyle",
+    "Window",
+    "brackets",
+    "detect_style",
+    "is_top_level_start",
+    "recent_prefix",
+    "unclosed_openers",
+    "unmatched_closers",
+    "window_for",
+]
 
 Filter = Callable[[str, Context], str]
 
-_OPENERS = "([{"
-_CLOSERS = ")]}"
 _CLOSER_ONLY = re.compile(r"^[\s)\]},;]*[)\]}][\s)\]},;]*$")
 _PUNCTUATION = set(")]}>;:,.\"'`")
 _CONTINUATION = re.compile(
@@ -36,28 +78,11 @@ _CONTINUATION = re.compile(
 )
 _BLOCK_OPENER = re.compile(r"(:|\{|\(|\[|=>|\bdo|\bthen)\s*$")
 
-# Bounded parse window: lines of prefix above and suffix below the candidate.
-WINDOW_ABOVE = 50
-WINDOW_BELOW = 15
 # Most extra parses the syntax check may spend shortening one completion.
 MAX_SYNTAX_TRIES = 6
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def lines_of(text: str) -> list[str]:
-    """Split on ``\\n`` and drop a trailing ``\\r`` from each line."""
-    return [line.rstrip("\r") for line in text.split("\n")]
-
-
-def leading_ws(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def indent_width(ws: str, tab: int = 4) -> int:
-    """Columns taken by leading whitespace, tabs counted as ``tab`` columns."""
-    return sum(tab if char == "\t" else 1 for char in ws)
 
 
 def grammar_of(context: Context) -> str | None:
@@ -104,212 +129,94 @@ def suffix_lines(context: Context) -> list[str]:
     return lines_of(context.suffix)[1:]
 
 
-# ------------------------------------------------------------ bracket scanner
-
-_HASH_COMMENTS = frozenset({"python", "ruby", "bash", "yaml", "toml", "php"})
-_C_LIKE = ("javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "csharp")
-_SLASH_COMMENTS = frozenset((*_C_LIKE, "php", "kotlin", "swift", "scala", "scss", "css"))
-_DASH_COMMENTS = frozenset({"lua", "sql"})
-
-
-@functools.cache
-def _token_pattern(grammar: str | None) -> re.Pattern[str]:
-    """Strings, comments and brackets for ``grammar``; only brackets are kept."""
-    parts: list[str] = []
-    if grammar == "python":
-        parts += [r'"""[\s\S]*?"""', r"'''[\s\S]*?'''"]
-    if grammar in _SLASH_COMMENTS:
-        parts += [r"//[^\n]*", r"/\*[\s\S]*?\*/"]
-    if grammar in _HASH_COMMENTS:
-        parts.append(r"#[^\n]*")
-    if grammar in _DASH_COMMENTS:
-        parts.append(r"--[^\n]*")
-    parts.append(r'"(?:\\.|[^"\\\n])*"')
-    if grammar == "rust":
-        # Lifetimes ('a) are not strings; char literals are one char or one escape.
-        parts.append(r"'(?:\\[^'\n]{1,10}|[^'\\\n])'")
-    else:
-        parts.append(r"'(?:\\.|[^'\\\n])*'")
-    if grammar in {"javascript", "typescript", "tsx", "go"}:
-        parts.append(r"`[^`]*`")
-    parts.append(r"(?P<b>[()\[\]{}])")
-    return re.compile("|".join(parts))
-
-
-def brackets(text: str, grammar: str | None) -> list[tuple[int, str]]:
-    """Positions and characters of brackets outside strings and comments."""
-    return [
-        (match.start(), match.group("b"))
-        for match in _token_pattern(grammar).finditer(text)
-        if match.lastgroup == "b"
-    ]
-
-
-def unclosed_openers(text: str, grammar: str | None) -> int:
-    """How many brackets ``text`` opens and leaves open."""
-    depth = 0
-    for _, char in brackets(text, grammar):
-        if char in _OPENERS:
-            depth += 1
-        elif depth:
-            depth -= 1
-    return depth
-
-
-def unmatched_closers(text: str, grammar: str | None) -> int:
-    """How many brackets ``text`` closes that it did not open (those of the prefix)."""
-    depth = 0
-    closers = 0
-    for _, char in brackets(text, grammar):
-        if char in _OPENERS:
-            depth += 1
-        elif depth:
-            depth -= 1
-        else:
-            closers += 1
-    return closers
-
-
-def recent_prefix(prefix: str, limit: int = 200) -> str:
-    """The prefix from its last top-level line, at most ``limit`` lines back.
-
-    Brackets opened before a top-level line are closed by then (in code that
-    parses), so the scan for open brackets can start there.
-    """
-    start = len(prefix)
-    for _ in range(limit):
-        if start <= 0:
-            return prefix
-        start = prefix.rfind("\n", 0, start - 1) + 1
-        line_end = prefix.find("\n", start)
-        if is_top_level_start(prefix[start : line_end if line_end != -1 else len(prefix)]):
-            break
-    return prefix[start:]
-
-
-# ---------------------------------------------------------------- parse window
-
-
-_local = threading.local()
-
-
-def _parser(grammar: str) -> Parser | None:
-    """One parser per grammar and thread: parsers hold state."""
-    cache: dict[str, Parser | None] = _local.__dict__.setdefault("parsers", {})
-    if grammar not in cache:
-        cache[grammar] = parser(grammar)
-    return cache[grammar]
-
-
-@dataclass(frozen=True)
-class Window:
-    """Prefix tail + candidate + suffix head, with the candidate's byte span."""
-
-    above: str
-    below: str
-    at_top: bool
-    """True when ``above`` starts at a top-level line (or the start of the file)."""
-    closed: bool = True
-    """True when ``below`` ends with a top-level line, not at a size cap."""
-
-    def source(self, candidate: str) -> bytes:
-        return (self.above + candidate + self.below).encode()
-
-    @property
-    def start(self) -> int:
-        return len(self.above.encode())
-
-
-def is_top_level_start(line: str) -> bool:
-    """A line at column 0 that can begin a top-level construct (not ``)``, ``}``...)."""
-    return bool(line.strip()) and not line[0].isspace() and line[0] not in _CLOSERS
-
-
-def window_for(context: Context) -> Window:
-    """The bounded stretch of document the syntax checks parse.
-
-    Above: back to the nearest top-level line (at most ``WINDOW_ABOVE`` lines),
-    so the parse starts where the grammar expects. Below: through the next
-    top-level line (at most ``WINDOW_BELOW`` lines).
-    """
-    prefix = context.prefix
-    start = len(prefix)
-    at_top = False
-    for _ in range(WINDOW_ABOVE):
-        if start <= 0:
-            at_top = True
-            break
-        start = prefix.rfind("\n", 0, start - 1) + 1
-        line_end = prefix.find("\n", start)
-        if is_top_level_start(prefix[start : line_end if line_end != -1 else len(prefix)]):
-            at_top = True
-            break
-    above = prefix[start:]
+def next_code_line(context: Context) -> str | None:
+    """The suffix's next non-blank line after the cursor's, if any."""
     suffix = context.suffix
-    end = suffix.find("\n")
-    taken = 0
-    closed = False
-    while end != -1 and taken < WINDOW_BELOW:
-        next_end = suffix.find("\n", end + 1)
-        line = suffix[end + 1 : next_end if next_end != -1 else len(suffix)]
-        end = next_end
-        taken += 1
-        if line.strip() and not line[0].isspace():
-            closed = True
-            break
-    below = suffix if end == -1 else suffix[:end]
-    return Window(above=above, below=below, at_top=at_top, closed=closed)
+    start = suffix.find("\n")
+    while start != -1:
+        end = suffix.find("\n", start + 1)
+        line = suffix[start + 1 : end if end != -1 else len(suffix)]
+        if line.strip():
+            return line.rstrip("\r")
+        start = end
+    return None
 
 
-@functools.lru_cache(maxsize=32)
-def _parse(grammar: str, source: bytes) -> Tree | None:
-    active = _parser(grammar)
-    return None if active is None else active.parse(source)
+def next_code_indent(context: Context) -> int | None:
+    """Indent width of the suffix's next non-blank line after the cursor's, if any."""
+    line = next_code_line(context)
+    return None if line is None else indent_width(leading_ws(line))
 
 
-def _point(source: bytes, offset: int) -> tuple[int, int]:
-    """(row, byte column) of a byte offset, as tree-sitter counts them."""
-    return source.count(b"\n", 0, offset), offset - (source.rfind(b"\n", 0, offset) + 1)
+DEFINITION = re.compile(
+    r"(?:export\s+|pub(?:\([\w:]+\))?\s+)?(?:async\s+)?"
+    r"(?:def|class|fn|func|function|impl|interface|struct|enum|trait)\b"
+)
 
 
-def _parse_without(grammar: str, source: bytes, start: int, end: int) -> Tree | None:
-    """The tree of ``source`` minus bytes ``start..end``, re-parsed incrementally."""
-    tree = _parse(grammar, source)
-    active = _parser(grammar)
-    if tree is None or active is None:
+def scope_floor(text: str, context: Context) -> int | None:
+    """The least indentation a line of a multi-line answer may have.
+
+    Lines at or deeper than the suffix's next code line belong to the
+    answer, as long as they stay inside the enclosing definition (Python);
+    with no code below, the enclosing definition alone sets the floor. In
+    brace languages a closer-only line below (``}``) sets the floor one
+    deeper than itself. None when
+    neither is known, or when the floor is not below the answer's own block
+    (nothing to add to the parse's cut then).
+    """
+    base = base_indent(text, context)
+    if grammar_of(context) != "python":
+        below_line = next_code_line(context)
+        if below_line is None:
+            return None
+        # Below a closer-only line (the enclosing block's ``}``) the scope is one deeper.
+        deeper = indent_width(leading_ws(below_line)) + is_closer_only(below_line)
+        return deeper if deeper < base else None
+    enclosing: int | None = None
+    for line in reversed(context.prefix.split("\n")[-400:-1]):
+        stripped = line.lstrip()
+        if stripped.startswith(("def ", "class ", "async ")) and DEFINITION.match(stripped):
+            width = indent_width(leading_ws(line))
+            if width < base:
+                enclosing = width
+                break
+    below = next_code_indent(context)
+    floor = below
+    if enclosing is not None:
+        floor = enclosing + 1 if floor is None else max(floor, enclosing + 1)
+    if floor is None or floor >= base:
         return None
-    edited = tree.copy()
-    at = _point(source, start)
-    edited.edit(
-        start_byte=start,
-        old_end_byte=end,
-        new_end_byte=start,
-        start_point=at,
-        old_end_point=_point(source, end),
-        new_end_point=at,
-    )
-    return active.parse(source[:start] + source[end:], edited)
+    return floor
 
 
-def error_nodes(node: Node, start: int, end: int) -> int:
-    """ERROR and MISSING nodes that begin inside ``start``..``end`` (bytes)."""
-    if not node.has_error and not node.is_missing:
-        return 0
-    if node.end_byte < start or node.start_byte > end:
-        return 0
-    own = 1 if (node.is_error or node.is_missing) and start <= node.start_byte <= end else 0
-    return own + sum(error_nodes(child, start, end) for child in node.children)
+def extend_to_scope(text: str, context: Context, cut: int) -> int:
+    """Class 4: carry a cut made at the end of an inner block on through the lines
+    that dedent but stay in the scope the suffix resumes (``scope_floor``).
 
-
-def char_index(text: str, byte_offset: int) -> int:
-    """The string index in ``text`` of a UTF-8 byte offset into it."""
-    return len(text.encode()[:byte_offset].decode(errors="ignore"))
-
-
-def line_end_after(text: str, index: int) -> int:
-    """The end of the line that holds ``index`` (exclusive of the newline)."""
-    newline = text.find("\n", index)
-    return len(text) if newline == -1 else newline
+    A new definition is never taken in: the extension is for the statements
+    that carry on the enclosing one.
+    """
+    if cut >= len(text) or grammar_of(context) is None:
+        return cut
+    floor = scope_floor(text, context)
+    if floor is None:
+        return cut
+    kept = cut
+    offset = cut
+    while offset < len(text):
+        start = offset + 1 if text[offset] == "\n" else offset
+        newline = text.find("\n", start)
+        end = newline if newline != -1 else len(text)
+        line = text[start:end]
+        offset = end
+        if not line.strip():
+            continue
+        width = indent_width(leading_ws(line))
+        if width < floor or DEFINITION.match(line.lstrip()) or is_closer_only(line):
+            break
+        kept = end
+    return kept
 
 
 # ----------------------------------------------------------------- the filters
@@ -334,13 +241,36 @@ def keep_first_line(text: str, context: Context) -> str:
     return body.split("\n", 1)[0]
 
 
+def limit_line_end_block(text: str, context: Context) -> str:
+    """Class 3: at the end of a non-empty line, a block only where the line opens one.
+
+    Multi-line mode at a line's end (rest empty, or closers the answer may
+    re-type) lets the answer run on only when the cursor's line, with the
+    answer's first line, opens a block or leaves a bracket open; otherwise
+    the first line is the answer, as in single-line mode.
+    """
+    if not context.multiline or not context.line_prefix.strip() or context.line_suffix.strip():
+        return text
+    first, newline, _ = text.partition("\n")
+    if not newline or block_may_follow(first, context):
+        return text
+    return first if first.strip() else ""
+
+
+def block_may_follow(first: str, context: Context) -> bool:
+    """The cursor's line completed by ``first`` opens a block or leaves a bracket open."""
+    line = context.line_prefix + first
+    return opens_block(context, first) or unclosed_openers(line, grammar_of(context)) > 0
+
+
 def trim_suffix_overlap(text: str, context: Context) -> str:
     """Cut output that reproduces the rest of the current line or the following lines."""
-    text = _trim_line_suffix(text, context)
+    text = trim_line_suffix(text, context)
     return _trim_following_lines(text, context)
 
 
-def _trim_line_suffix(text: str, context: Context) -> str:
+def trim_line_suffix(text: str, context: Context) -> str:
+    """Cut the end of the first line where it repeats the rest of the cursor's line."""
     tail = context.line_suffix.strip()
     if not tail:
         return text
@@ -384,7 +314,8 @@ def suffix_replay_line(text: str, context: Context) -> int | None:
     for start in range(len(shown)):
         if start == 0 and context.line_prefix.strip():
             continue
-        if _matches_suffix(shown[start:], below):
+        # A lone last line cut off mid-way replays only after other lines.
+        if _matches_suffix(shown[start:], below, partial=start > 0 and bool(shown[start].strip())):
             return start
     return None
 
@@ -394,7 +325,7 @@ def replays_suffix(text: str, context: Context) -> bool:
     return suffix_replay_line(text, context) is not None
 
 
-def _matches_suffix(lines: Sequence[str], below: Sequence[str]) -> bool:
+def _matches_suffix(lines: Sequence[str], below: Sequence[str], partial: bool = False) -> bool:
     """Whether ``lines`` (blank lines ignored) replay ``below`` until one of them ends.
 
     Lines compare with their indentation, so a ``}`` closing an inner block
@@ -402,8 +333,12 @@ def _matches_suffix(lines: Sequence[str], below: Sequence[str]) -> bool:
     off mid-way (max tokens): then it only has to start the suffix's line.
     """
     content = [line.rstrip() for line in lines if line.strip()]
-    if not content or content[0] != below[0].rstrip():
+    if not content:
         return False
+    if content[0] != below[0].rstrip():
+        # One line cut off mid-way (max_tokens) that starts the suffix's line.
+        return partial and len(content) == 1 and below[0].startswith(content[0])
+
     for number, (line, expected) in enumerate(zip(content, below, strict=False)):
         if line == expected.rstrip():
             continue
@@ -422,11 +357,77 @@ def drop_repetition(text: str, context: Context) -> str:
     lines = lines_of(text)
     shown = _cut_repeated_lines([context.line_prefix + lines[0], *lines[1:]])
     lines = lines[: len(shown)]
+    lines = lines[: _near_duplicate_cut(lines, context)]
+    selfish = next((n for n, line in enumerate(lines) if repeats_one_token(line)), None)
+    if selfish is not None:
+        lines = lines[:selfish]
+        if not lines:
+            return ""
     # A loop runs to the end of the output (max_tokens): only the last line can loop.
     shortened = cut_loop(lines[-1]) if len(lines[-1]) >= 16 else None
     if shortened is not None:
         lines[-1] = shortened
     return "\n".join(lines)
+
+
+_SHAPE_TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?")
+
+
+def line_shape(line: str) -> tuple[str, list[str]]:
+    """The line with names and numbers blanked out, and the names and numbers."""
+    names = _SHAPE_TOKEN.findall(line)
+    return _SHAPE_TOKEN.sub("#", line.strip()), names
+
+
+def _near_duplicate_cut(lines: list[str], context: Context) -> int:
+    """Class 9: where a run of same-shape lines that differ in names or numbers is cut.
+
+    A run that reaches the end of the answer (a model looping to max_tokens)
+    keeps its first line: six or more lines of one shape, or four or more
+    where a single name or number steps along (``const b = 1;``, ``const c =
+    1;`` ...). The line above an empty cursor line counts as the run's start.
+    """
+    content = [(n, line) for n, line in enumerate(lines) if line.strip()]
+    if len(content) < 3:
+        return len(lines)
+    shown = [(n, context.line_prefix + line if n == 0 else line) for n, line in content]
+    if not context.line_prefix.strip():
+        above = lines_of(context.prefix[-1000:])[:-1]
+        previous = next((line for line in reversed(above) if line.strip()), None)
+        if previous is not None:
+            shown.insert(0, (-1, previous))
+    *complete, last = shown
+    shape = line_shape(complete[-1][1])[0]
+    last_shape = line_shape(last[1])[0]
+    if "#" not in shape or not shape.startswith(last_shape):
+        return len(lines)
+    start = len(complete) - 1
+    while start > 0 and line_shape(complete[start - 1][1])[0] == shape:
+        start -= 1
+    members = complete[start:]
+    if len(members) + 1 < 4:
+        return len(lines)
+    names = [line_shape(line)[1] for _, line in members]
+    varying = sum(1 for column in zip(*names, strict=False) if len(set(column)) > 1)
+    if varying == 0 or (len(members) + 1 < 6 and varying != 1):
+        return len(lines)
+    first = next(n for n, _ in [*members, last] if n >= 0)
+    return first + 1
+
+
+_LOOP_AT_START = re.compile(r"(.{2,40}?)\1{3,}")
+
+
+def repeats_one_token(line: str) -> bool:
+    """Class 9: a line that is one unit repeated from its start (``foo = foo = foo = ``)."""
+    body = line.strip()
+    match = _LOOP_AT_START.match(body)
+    if match is None or not re.search(r"[A-Za-z_]\w", match.group(1)):
+        return False
+    if re.search(r"[,;]", match.group(1)):
+        return False  # a list that loops: cut_loop keeps one element
+    rest = body[match.end() :]
+    return match.group(1).startswith(rest) or match.group(1).strip().startswith(rest.strip())
 
 
 def repeats_lines(text: str) -> bool:
@@ -497,14 +498,19 @@ def truncate_block(text: str, context: Context) -> str:
     if grammar is not None:
         cut = _parse_block_cut(text, context, grammar)
         if cut is not None:
-            return text[:cut]
-    return _indent_block_cut(text, context)
+            return text[: extend_to_scope(text, context, cut)]
+    return text[: block_end(text, context)]
+
+
+def block_end(text: str, context: Context) -> int:
+    """The indentation rule's end of the answer, carried on through the suffix's scope."""
+    return extend_to_scope(text, context, indent_block_end(text, context))
 
 
 def _parse_block_cut(text: str, context: Context, grammar: str) -> int | None:
     """Cut index from the syntax tree, or None when the tree cannot tell."""
     window = window_for(context)
-    tree = _parse(grammar, window.source(text))
+    tree = parse(grammar, window.source(text))
     if tree is None:
         return None
     start = window.start
@@ -512,6 +518,12 @@ def _parse_block_cut(text: str, context: Context, grammar: str) -> int | None:
     node: Node | None = tree.root_node.descendant_for_byte_range(start, start)
     while node is not None and not (node.start_byte < start < node.end_byte):
         node = node.parent
+    if context.line_prefix.strip() and "\n" in text:
+        # At a line's end, brackets the first line closes (``area(w, h):``)
+        # are not the block: the construct that line belongs to is.
+        first_end = start + len(text.split("\n", 1)[0].encode())
+        while node is not None and node.parent is not None and node.end_byte <= first_end:
+            node = node.parent
     if not window.at_top:
         return None  # a window cut mid-construct parses as noise: use indentation
     if node is None or node.parent is None:
@@ -596,26 +608,49 @@ def balance_brackets(text: str, context: Context) -> str:
     depth = 0
     dips = 0
     for index, char in brackets(text, grammar):
-        if char in _OPENERS:
+        if char in OPENERS:
             depth += 1
             continue
         if depth:
             depth -= 1
             continue
         dips += 1
-        on_first_line = "\n" not in text[:index]
-        if on_first_line and dips <= line_open:
+        later_line = "\n" in text[:index]
+        if not later_line and dips <= line_open:
+            # On the cursor's line: its own brackets, less those the rest closes.
             if dips <= line_open - line_closed:
                 continue
             return text[:index]
         if rest_open is None or rest_closed is None:
-            rest_open = unclosed_openers(recent_prefix(context.prefix), grammar) - line_open
-            rest_closed = unmatched_closers(context.suffix, grammar) - line_closed
-        if rest_closed > 0 or dips - line_open > rest_open:
-            return text[:index].rstrip(" \t") if "\n" in text[:index] else text[:index]
+            rest_open = unclosed_openers(recent_prefix(context.prefix), grammar)
+            rest_closed = unmatched_closers(context.suffix, grammar)
+        # The suffix's closers take the outermost open brackets. A closer of
+        # the answer is no duplicate only when it closes a block inside those
+        # (deeper than the suffix's closer line) that the suffix leaves open.
+        inner = _closes_inner_block(text, index, context) and dips <= rest_open - rest_closed
+        if (rest_closed > 0 and not inner) or dips > rest_open:
+            return text[:index].rstrip(" \t") if later_line else text[:index]
         if context.multiline:
-            return text[: line_end_after(text, index)]
+            return text[: extend_to_scope(text, context, line_end_after(text, index))]
     return text
+
+
+def _closes_inner_block(text: str, index: int, context: Context) -> bool:
+    """Class 4: a closer that starts a line deeper than the suffix's next closer line.
+
+    The suffix's ``}`` closes its own block; a ``}`` of the answer indented
+    deeper closes a block inside it (a loop's before the function's), which
+    the suffix does not close. Judged by indentation, since the suffix in the
+    prompt may be cut before its outer closers.
+    """
+    start = text.rfind("\n", 0, index) + 1
+    head = text[start:index]
+    if head.strip(" \t" + CLOSERS):
+        return False  # only indentation and closers may come before it on its line
+    below = next_code_line(context)
+    if below is None or below.lstrip()[:1] not in CLOSERS:
+        return False
+    return indent_width(leading_ws(head)) > indent_width(leading_ws(below))
 
 
 def trim_syntax_errors(text: str, context: Context) -> str:
@@ -645,9 +680,9 @@ def trim_syntax_errors(text: str, context: Context) -> str:
         # Candidates are the text minus a tail: an incremental re-parse of it.
         cut = start + len(candidate.encode())
         if cut == full_end:
-            tree = _parse(grammar, full)
+            tree = parse(grammar, full)
         else:
-            tree = _parse_without(grammar, full, cut, full_end)
+            tree = parse_without(grammar, full, cut, full_end)
         size = len(full) - (full_end - cut)
         limit = size if window.closed else size - (len(full) - len(full.rstrip())) - 1
         return 0 if tree is None else error_nodes(tree.root_node, start, limit)
@@ -664,45 +699,6 @@ def trim_syntax_errors(text: str, context: Context) -> str:
     return text  # nothing shorter parses cleanly: the errors are not the tail's
 
 
-@dataclass(frozen=True)
-class IndentStyle:
-    """How a document indents: with tabs, or with ``width`` spaces per level."""
-
-    tabs: bool
-    width: int
-
-
-def detect_style(text: str) -> IndentStyle | None:
-    """The indentation style of ``text``, or None when it has no indented lines.
-
-    The width is the commonest step after a block opener (``:`` or ``{`` at
-    the end of a line): steps elsewhere include docstrings and aligned
-    continuation lines, which say nothing about the style.
-    """
-    tab_lines = space_lines = 0
-    steps: dict[int, int] = {}
-    previous: str | None = None
-    for line in lines_of(text):
-        if not line.strip():
-            continue
-        ws = leading_ws(line)
-        if ws.startswith("\t"):
-            tab_lines += 1
-        elif ws:
-            space_lines += 1
-        if previous is not None and "\t" not in ws and previous.rstrip().endswith((":", "{")):
-            step = len(ws) - len(leading_ws(previous))
-            if step in (2, 3, 4, 8):
-                steps[step] = steps.get(step, 0) + 1
-        previous = line
-    if not tab_lines and not space_lines:
-        return None
-    if tab_lines > space_lines:
-        return IndentStyle(tabs=True, width=4)
-    width = max(steps, key=lambda step: (steps[step], step)) if steps else 4
-    return IndentStyle(tabs=False, width=width)
-
-
 def normalize_indentation(text: str, context: Context) -> str:
     """Re-indent lines after the first in the document's style (tabs or spaces, width)."""
     if "\n" not in text:
@@ -717,8 +713,8 @@ def normalize_indentation(text: str, context: Context) -> str:
     uses_tabs = any(line.startswith("\t") for line in body)
     uses_spaces = any(line.startswith(" ") for line in body)
     if style.tabs and uses_spaces and not uses_tabs:
-        unit = _space_unit(body)
-        lines[1:] = [_respace(line, unit, "\t", 1) for line in lines[1:]]
+        unit = space_unit(body)
+        lines[1:] = [respace(line, unit, "\t", 1) for line in lines[1:]]
     elif not style.tabs and uses_tabs:
         lines[1:] = [
             leading_ws(line).replace("\t", " " * style.width) + line.lstrip(" \t")
@@ -726,46 +722,25 @@ def normalize_indentation(text: str, context: Context) -> str:
         ]
     elif not style.tabs and uses_spaces and not uses_tabs:
         base = indent_width(leading_ws(context.line_prefix + lines[0]))
-        step = _opener_step([context.line_prefix + lines[0], *lines[1:]])
-        if step is not None and step != style.width:
-            lines[1:] = [_rescale(line, base, step, style.width) for line in lines[1:]]
+        step = opener_step([context.line_prefix + lines[0], *lines[1:]])
+        if step is not None and step != style.width and step != local_step(context):
+            lines[1:] = [rescale(line, base, step, style.width) for line in lines[1:]]
     return "\n".join(lines)
 
 
-def _space_unit(lines: Sequence[str]) -> int:
-    widths = [len(leading_ws(line)) for line in lines if leading_ws(line)]
-    unit = functools.reduce(math.gcd, widths, 0)
-    return unit if unit in (2, 3, 4, 8) else 4
+def local_step(context: Context, limit: int = 80) -> int | None:
+    """Class 5: the indent step of the nearest block opener above the cursor.
 
-
-def _respace(line: str, unit: int, char: str, per_level: int) -> str:
-    ws = leading_ws(line)
-    levels, extra = divmod(len(ws), unit)
-    return char * (levels * per_level) + " " * extra + line[len(ws) :]
-
-
-def _opener_step(lines: Sequence[str]) -> int | None:
-    """The one indent step used after block openers (``:``, ``{``), if they agree."""
-    steps: set[int] = set()
-    content = [line for line in lines if line.strip()]
-    for line, following in itertools.pairwise(content):
-        if line.rstrip().endswith((":", "{")):
-            step = len(leading_ws(following)) - len(leading_ws(line))
+    An answer indented with the step the code around the cursor uses is
+    consistent with the document, whatever the commonest step elsewhere.
+    """
+    lines = [line for line in lines_of(context.prefix)[-limit:] if line.strip()]
+    for above, below in zip(reversed(lines[:-1]), reversed(lines[1:]), strict=False):
+        if above.rstrip().endswith((":", "{")):
+            step = indent_width(leading_ws(below)) - indent_width(leading_ws(above))
             if step > 0:
-                steps.add(step)
-    if len(steps) == 1:
-        step = steps.pop()
-        return step if step in (2, 4, 8) else None
+                return step
     return None
-
-
-def _rescale(line: str, base: int, unit: int, width: int) -> str:
-    """Re-indent ``line`` so each ``unit`` of indent past ``base`` becomes ``width``."""
-    ws = len(leading_ws(line))
-    if not line.strip() or ws <= base:
-        return line
-    levels, extra = divmod(ws - base, unit)
-    return " " * (base + levels * width + extra) + line[ws:]
 
 
 def trim_trailing_whitespace(text: str, context: Context) -> str:
@@ -794,6 +769,7 @@ def drop_empty(text: str, context: Context) -> str:
 DEFAULT_FILTERS: tuple[Filter, ...] = (
     normalize_newlines,
     keep_first_line,
+    limit_line_end_block,
     trim_suffix_overlap,
     drop_repetition,
     truncate_block,

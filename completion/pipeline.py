@@ -22,7 +22,7 @@ from completion.crossfile.options import SOURCES
 from completion.crossfile.provider import CrossFileProvider
 from completion.crossfile.snippet import Snippet, path_comment, render_block, source_order
 from completion.document import Document
-from completion.postprocess import StreamCutter, postprocess
+from completion.postprocess import StreamCutter, postprocess_insertion
 from completion.privacy import ScrubOptions, reinserts_placeholder, scrub
 from completion.prompt import (
     DEFAULT_TEMPLATE,
@@ -430,10 +430,12 @@ class CompletionPipeline:
         result.raw, result.usage, result.snippets = raw, usage, context.snippets
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
-        result.text = postprocess(raw, context, prompt.stop)
+        insertion = postprocess_insertion(raw, context, prompt.stop)
+        # The range covers the closers the answer re-types (completion.rules).
+        result.text, result.end = insertion.text, offset + insertion.replaces
         if prompt.secrets_scrubbed and reinserts_placeholder(result.text):
             # The model copied a placeholder: inserting it would overwrite a secret.
-            result.text = ""
+            result.text, result.end = "", offset
             result.skipped = "the completion would re-insert a scrubbed secret"
         if result.text and line_ending_at(document, offset) == "\r\n":
             result.text = result.text.replace("\n", "\r\n")  # the document's own endings
@@ -482,7 +484,7 @@ class CompletionPipeline:
                     timing.first_token_ms = (time.perf_counter() - engine_started) * 1000
                 done = cutter.feed(piece)
                 if progress is not None:
-                    progress(cutter.text)
+                    progress(cutter.shown())
                 if done:
                     break
         except asyncio.CancelledError:

@@ -6,26 +6,44 @@ Last stage of the pipeline, in two parts:
   complete lines that repeat and, once given the context, a complete line
   that leaves the cursor's block or replays the suffix), so the engine can be
   stopped early instead of running to max_tokens.
-- ``postprocess`` runs the named filters of ``completion.filters`` over the
-  final text, in order; an empty string means "show nothing".
+- ``postprocess_insertion`` turns the final text into an ``Insertion`` (the
+  text, and how many characters after the cursor it replaces): the rules of
+  ``completion.rules`` before and after the named filters of
+  ``completion.filters``, all judged in the working view of
+  ``completion.placement``; an empty text means "show nothing".
+  ``postprocess`` is the same, text only.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from completion.context import Context
 from completion.filters import (
     DEFAULT_FILTERS,
     Filter,
+    block_end,
+    block_may_follow,
     drop_empty,
-    indent_block_end,
     keep_first_line,
+    normalize_newlines,
     repeats_lines,
     replays_suffix,
     trim_trailing_whitespace,
+)
+from completion.placement import Placement, placement_of, working_view
+from completion.rules import (
+    Insertion,
+    drop_leading_blank_lines,
+    drop_scope_escape,
+    end_before_text,
+    fit_first_line_indent,
+    guard_syntax,
+    keep_newline_at_column_zero,
+    keep_space_before_text,
+    retype_closers,
 )
 
 log = logging.getLogger(__name__)
@@ -33,11 +51,13 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_FILTERS",
     "Filter",
+    "Insertion",
     "StreamCutter",
     "drop_empty",
     "first_line_complete",
     "keep_first_line",
     "postprocess",
+    "postprocess_insertion",
     "strip_special_tokens",
     "trim_trailing_whitespace",
 ]
@@ -59,6 +79,13 @@ class StreamCutter:
     text: str = ""
     done: bool = False
     _checked_lines: int = 0
+    _view: Context | None = None
+
+    def __post_init__(self) -> None:
+        # Judged as post-processing will judge it: before existing text or
+        # closers, in the working view (completion.placement).
+        if self.context is not None:
+            self._view = working_view(self.context)
 
     def feed(self, piece: str) -> bool:
         """Add ``piece``; return True once no more output is needed."""
@@ -81,6 +108,23 @@ class StreamCutter:
             self.done = self._block_finished()
         return self.done
 
+    def shown(self) -> str:
+        """The text so far as its start will be shown (leading rules applied).
+
+        In-flight adoption compares what the user typed with this, so it must
+        start as the post-processed answer will: without the blank lines and
+        the doubled indentation ``LEADING_RULES`` remove.
+        """
+        view = self._view
+        if view is None:
+            return self.text
+        shaped = self.text
+        if not shaped.strip():
+            return "" if "\n" in shaped and not view.line_prefix.strip() else shaped
+        for rule in (drop_leading_blank_lines, fit_first_line_indent):
+            shaped = rule(shaped, view)
+        return shaped
+
     def _block_finished(self) -> bool:
         """True once complete lines repeat, leave the block, or replay the suffix."""
         complete = self.text[: self.text.rfind("\n")]
@@ -90,10 +134,13 @@ class StreamCutter:
         self._checked_lines = lines
         if repeats_lines(complete):
             return True
-        context = self.context
+        context = self._view
         if context is None:
             return False
-        return indent_block_end(complete, context) < len(complete.rstrip()) or replays_suffix(
+        if lines == 1 and context.line_prefix.strip() and not context.line_suffix.strip():
+            # At a line's end, a block follows only a line that opens one.
+            return not block_may_follow(complete, context)
+        return block_end(complete, context) < len(complete.rstrip()) or replays_suffix(
             complete, context
         )
 
@@ -116,22 +163,60 @@ def postprocess(
     stop: Sequence[str] = (),
     filters: Sequence[Filter] = DEFAULT_FILTERS,
 ) -> str:
-    """Run ``filters`` in order; stop early once one returns nothing.
+    """The text of ``postprocess_insertion``."""
+    return postprocess_insertion(text, context, stop, filters).text
 
-    A filter that raises is logged and skipped: one broken rule must not cost
-    the user the completion.
+
+Rule = Callable[[str, Context], str]
+LEADING_RULES: tuple[Rule, ...] = (
+    drop_leading_blank_lines,
+    drop_scope_escape,
+    fit_first_line_indent,
+)
+"""Run on the raw answer in the working view, before the filters."""
+
+
+def postprocess_insertion(
+    text: str,
+    context: Context,
+    stop: Sequence[str] = (),
+    filters: Sequence[Filter] = DEFAULT_FILTERS,
+) -> Insertion:
+    """The rules and ``filters`` in order; an empty text once one returns nothing.
+
+    A rule or filter that raises is logged and skipped: one broken rule must
+    not cost the user the completion.
     """
-    text = strip_special_tokens(text, context, stop)
-    for step in filters:
+    raw = normalize_newlines(strip_special_tokens(text, context, stop), context)
+    placement = placement_of(context)
+    view = working_view(context)
+    if placement is Placement.BEFORE_TEXT and "\n" not in raw.lstrip("\n"):
+        view = context  # text typed in front of the line's text: mid-line
+    body = raw
+    for step in (*LEADING_RULES, *filters):
         try:
-            text = step(text, context)
+            body = step(body, view)
         except Exception:
-            log.exception("post-processing filter %s failed; skipped", _name(step))
+            log.exception("post-processing rule %s failed; skipped", _name(step))
             continue
-        if not text:
-            return ""
-    return text
+        if not body:
+            return Insertion("")
+    try:
+        if view is not context and placement is Placement.BEFORE_TEXT:
+            body = end_before_text(body, raw, context)
+        elif placement is Placement.EMPTY_LINE:
+            body = keep_newline_at_column_zero(body, raw, context)
+        if placement is Placement.BEFORE_CLOSERS:
+            insertion = retype_closers(body, context)
+        else:
+            insertion = Insertion(body)
+        if not insertion.replaces:
+            insertion = Insertion(keep_space_before_text(insertion.text, raw, context))
+        return guard_syntax(insertion, context)
+    except Exception:
+        log.exception("post-processing of the insertion failed; text kept")
+        return Insertion(body)
 
 
-def _name(step: Filter) -> str:
+def _name(step: Callable[[str, Context], str]) -> str:
     return getattr(step, "__name__", repr(step))

@@ -164,7 +164,7 @@ class Scheduler:
                 result = Completion(
                     text=entry.text,
                     start=offset,
-                    end=offset,
+                    end=offset + entry.replaces,
                     multiline=entry.multiline,
                     model=pipeline.engine.info.name if pipeline.engine.info else "",
                     template=pipeline.template.name,
@@ -224,8 +224,13 @@ class Scheduler:
             # An empty answer the model gave (not a failure) is kept too: asking
             # again at the same place would give the same nothing.
             if self.options.cache and (result.text or answered(result)):
-                self.cache.store(snapshot, offset, result.text, result.multiline, fingerprint)
-            if self.options.prefetch and result.text:
+                replaces = result.end - result.start
+                self.cache.store(
+                    snapshot, offset, result.text, result.multiline, fingerprint, replaces
+                )
+            # An answer that replaces closers is not prefetched past: the
+            # accepted document would need the range applied.
+            if self.options.prefetch and result.text and result.end == result.start:
                 self._prefetch(pipeline, fingerprint, snapshot, offset, result.text, file_path)
             return result
 
@@ -344,7 +349,7 @@ class Scheduler:
         result = Completion(
             text=finished.text[len(typed) :],
             start=offset,
-            end=offset,
+            end=offset + finished.end - finished.start,
             multiline=finished.multiline,
             template=finished.template,
             model=finished.model,

@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("humaneval", help="HumanEval infilling: exact match and pass@1")
     bench.add_argument("file", type=Path, help="HumanEval infilling .jsonl or .jsonl.gz")
     bench.add_argument("--limit", metavar="N", type=int, default=None, help="first N problems")
+    bench.add_argument(
+        "--cursor",
+        choices=humaneval.CURSORS,
+        default="editor",
+        help="whole-line holes: on an empty line (editor, default) or at column 0 of "
+        "the suffix's first line (raw, the benchmark's own split)",
+    )
     add_run_flags(bench)
 
     repo = commands.add_parser("repo", help="holes cut from a local folder with tree-sitter")
@@ -257,9 +264,14 @@ def run_humaneval(args: argparse.Namespace) -> int:
     file: Path = args.file
     if not file.is_file():
         raise TestbedError(f"no such file: {file}")
-    holes = humaneval.load(file, args.limit)
+    holes = humaneval.load(file, args.limit, args.cursor)
     limits = Limits(timeout_s=args.timeout)
-    extra = {"dataset": str(file.resolve()), "limit": args.limit, "seed": None}
+    extra = {
+        "dataset": str(file.resolve()),
+        "limit": args.limit,
+        "seed": None,
+        "cursor": args.cursor,
+    }
     return asyncio.run(
         run_benchmark(args, "humaneval", holes, Path.cwd(), humaneval_scorer(limits), extra)
     )

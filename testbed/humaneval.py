@@ -7,7 +7,9 @@ infilling benchmark (``.jsonl`` or ``.jsonl.gz``; fields ``task_id``,
 A problem becomes the document an editor would hold: when the hole is whole
 lines (the prompt ends a line and the solution ends with a newline) the
 cursor sits on an empty line between prompt and suffix, as it would while
-typing; otherwise the cursor sits where the span was cut. The program that is
+typing (``--cursor editor``), or at column 0 of the suffix's first line, the
+benchmark's own split (``--cursor raw``); otherwise the cursor sits where the
+span was cut. The program that is
 tested is the document with the completion typed at the cursor, then the
 problem's ``test`` code and ``check(entry_point)``, run by ``testbed.sandbox``.
 """
@@ -47,12 +49,19 @@ def kind_of(task_id: str, path: Path) -> str:
     return "infilling"
 
 
-def problem_to_hole(problem: dict[str, Any], path: Path) -> Hole:
+CURSORS = ("editor", "raw")
+"""Where the cursor of a whole-line hole sits: on an empty line between prompt
+and suffix ("editor", as after Enter), or at column 0 of the suffix's first
+line with the solution ending in its newline ("raw", the benchmark's own
+split, where Neovim 0.12 requests on InsertEnter)."""
+
+
+def problem_to_hole(problem: dict[str, Any], path: Path, cursor: str = "editor") -> Hole:
     prompt: str = problem["prompt"]
     suffix: str = problem["suffix"]
     middle: str = problem["canonical_solution"]
     whole_lines = prompt.endswith("\n") and middle.endswith("\n")
-    if whole_lines:
+    if whole_lines and cursor == "editor":
         # The editor's view: an empty line where the solution goes.
         middle = middle[:-1]
         suffix = "\n" + suffix
@@ -69,12 +78,14 @@ def problem_to_hole(problem: dict[str, Any], path: Path) -> Hole:
     )
 
 
-def load(path: Path, limit: int | None = None) -> list[Hole]:
+def load(path: Path, limit: int | None = None, cursor: str = "editor") -> list[Hole]:
+    if cursor not in CURSORS:
+        raise ValueError(f"cursor must be one of {', '.join(CURSORS)}, not {cursor!r}")
     holes: list[Hole] = []
     for problem in read_jsonl(path):
         if limit is not None and len(holes) >= limit:
             break
-        holes.append(problem_to_hole(problem, path))
+        holes.append(problem_to_hole(problem, path, cursor))
     return holes
 
 

@@ -23,6 +23,7 @@ METRICS = (
     ("exactMatch", "EM"),
     ("editSimilarity", "ES"),
     ("parses", "parses"),
+    ("harm", "harm"),
     ("pass1", "pass@1"),
     ("empty", "empty"),
     ("skipped", "skipped"),
@@ -100,6 +101,7 @@ def metrics(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "exactMatch": _rate(records, "exactMatch"),
         "editSimilarity": statistics.fmean(similarities) if similarities else None,
         "parses": _rate(records, "parses"),
+        "harm": _rate(records, "harm"),
         "pass1": _rate(tested, "passed") if tested else None,
         "tested": len(tested),
         "empty": sum(1 for r in records if not r.get("completion")),
@@ -134,7 +136,7 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def cell(key: str, value: Any) -> str:
     if value is None:
         return "-"
-    if key in ("exactMatch", "parses", "pass1"):
+    if key in ("exactMatch", "parses", "harm", "pass1"):
         return f"{value:.1%}"
     if key == "editSimilarity":
         return f"{value:.3f}"
@@ -274,7 +276,8 @@ def markdown_report(summary: dict[str, Any], records: Sequence[dict[str, Any]]) 
         "",
         "EM: exact match after normalizing whitespace at line ends and at both ends. "
         "ES: mean edit similarity (1 - Levenshtein / longer length). parses: the file "
-        "parses without tree-sitter errors after insertion. pass@1: the tests pass with "
+        "parses without tree-sitter errors after insertion; harm: it parsed before the "
+        "insertion and does not after it. pass@1: the tests pass with "
         "the completion (greedy, one sample). empty: no completion shown; skipped: the "
         "server declined and said why (see holes.jsonl). Latency: the server's totalMs.",
         "",

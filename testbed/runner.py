@@ -8,6 +8,7 @@ HumanEval, a user's test command for a repository) to the common scores.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shlex
 import shutil
@@ -75,6 +76,7 @@ async def complete_hole(
     record.update(
         {
             "completion": result.get("text") or "",
+            "replaces": replaced_length(result.get("range")),
             "skipped": result.get("skipped"),
             "error": result.get("error"),
             "cached": bool(result.get("cached")),
@@ -90,11 +92,35 @@ async def complete_hole(
     return record
 
 
+def replaced_length(edit_range: Any) -> int:
+    """Characters after the cursor the item's range covers (closers it re-types)."""
+    if not isinstance(edit_range, dict):
+        return 0
+    start, end = edit_range.get("start") or {}, edit_range.get("end") or {}
+    if start.get("line") != end.get("line"):
+        return 0
+    return max(0, int(end.get("character", 0)) - int(start.get("character", 0)))
+
+
+def as_accepted(hole: Hole, replaces: int) -> Hole:
+    """The hole as scored once the item's range has replaced ``replaces`` characters."""
+    if not replaces:
+        return hole
+    covered = hole.suffix[:replaces]
+    return dataclasses.replace(
+        hole, suffix=hole.suffix[replaces:], expected=hole.expected + covered
+    )
+
+
 def common_scores(hole: Hole, completion: str) -> dict[str, Any]:
+    filled = scoring.parses(hole.filled(completion), hole.language_id, hole.source)
+    before = scoring.parses(hole.filled(""), hole.language_id, hole.source)
     return {
         "exactMatch": scoring.exact_match(completion, hole.expected),
         "editSimilarity": round(scoring.edit_similarity(completion, hole.expected), 4),
-        "parses": scoring.parses(hole.filled(completion), hole.language_id, hole.source),
+        "parses": filled,
+        # Harm: the document parsed before the insert and does not after it.
+        "harm": bool(completion) and before is True and filled is False,
     }
 
 
@@ -116,10 +142,11 @@ async def run_holes(
     async def one(index: int, hole: Hole) -> None:
         async with gate:
             record = await complete_hole(session, root, hole, request_timeout_s)
-        record.update(common_scores(hole, record["completion"]))
+        accepted = as_accepted(hole, record["replaces"])
+        record.update(common_scores(accepted, record["completion"]))
         if scorer is not None:
             async with test_gate:
-                record.update(await scorer(hole, record["completion"]))
+                record.update(await scorer(accepted, record["completion"]))
         records[index] = record
         if progress is not None:
             progress(record)

@@ -83,3 +83,14 @@ def test_bounded_by_entries_and_characters() -> None:
     for n in range(50):
         small.store(Document(uri=f"u{n}", text="x" * 1000), 500, "y", False, "m")
     assert small.chars <= 5000 and len(small) < 50
+
+
+def test_the_closers_an_answer_replaces_are_served_with_it() -> None:
+    # "w, h):" re-types the ")" after the cursor; typing through keeps covering it.
+    cache = CompletionCache()
+    before, after = "def area(", ")\n"
+    document = Document(uri="file:///r.py", text=before + after)
+    cache.store(document, len(before), "w, h):", False, "m", replaces=1)
+    typed = Document(uri="file:///r.py", text=before + "w" + after)
+    entry = cache.lookup(typed, len(before) + 1, "m")
+    assert entry is not None and (entry.text, entry.replaces) == (", h):", 1)

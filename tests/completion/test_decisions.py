@@ -83,14 +83,17 @@ def test_completes(marked: str, language_id: str) -> None:
         ("x = 1\n|\n", "python", True, "empty line at top level"),
         ("# explain the |\nx = 1\n", "python", False, "comment"),
         ("// explain the |\nlet x = 1;\n", "javascript", False, "comment"),
-        ("total = |\n", "python", False, "mid-line"),
-        ('d = {"a":|\n', "python", False, "mid-line"),
+        ("total = |\n", "python", True, "line end"),
+        ('d = {"a":|\n', "python", True, "line end"),
         ("for item in items:|\n", "python", True, "after block opener"),
-        ("total = compute(|)\n", "python", False, "mid-line"),
-        ("const t = { a: 1,|\n", "typescript", False, "mid-line"),
+        ("total = compute(|)\n", "python", True, "line end"),
+        ("const t = { a: 1,|\n", "typescript", True, "line end"),
         ("# notes |\n", "plaintext", False, "comment"),
-        ("/* done */|\n", "c", False, "mid-line"),
+        ("/* done */|\n", "c", True, "line end"),
         ("x = 1  # why|\n", "python", False, "comment"),
+        ("total = compute(|)  # why\n", "python", False, "mid-line"),
+        ("    |return total\n", "python", True, "before text on its line"),
+        ("|x = 1\n", "python", True, "before text on its line"),
         ("\n|\n", "plaintext", True, "empty line"),
         ("if x {|\n", "plaintext", True, "after block opener"),
     ],
@@ -120,6 +123,8 @@ def test_rules_can_be_switched_off() -> None:
         multiline_on_empty_line=False,
         multiline_after_block_opener=False,
         single_line_in_comments=False,
+        multiline_before_text=False,
+        multiline_at_line_end=False,
     )
     assert decide_at("cou|nt\n", "python", options=off).skip_reason is None
     assert decide_at("print(x)|\n", "python", options=off).skip_reason is None
@@ -134,3 +139,10 @@ def test_decision_reaches_the_context() -> None:
     document = Document("file:///x.py", "print(x)\n", "python")
     context = build_context(document, len("print(x)"), ContextOptions())
     assert context.skip_reason == "after ')' that ends a statement"
+
+
+def test_a_bracket_inside_a_string_does_not_hide_a_block_opener() -> None:
+    # The shared scanner skips strings: '(' in a literal leaves no bracket open.
+    decision = decide_at('if c == "(":|\n', "python")
+    assert (decision.multiline, decision.rule) == (True, "after block opener")
+    assert decide_at("d = {key:|\n", "python").rule == "line end"

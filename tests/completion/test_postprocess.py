@@ -211,3 +211,13 @@ def test_golden(case: GoldenCase) -> None:
     prefix, suffix = case.source.split(CURSOR)
     context = make_context(prefix, suffix, case.language_id, multiline=case.multiline)
     assert postprocess(case.output, context, stop=[EOT]) == case.expected
+
+
+def test_cutter_at_a_line_end_stops_after_a_line_that_opens_nothing() -> None:
+    context = make_context("def f(a):\n    total = ", "\n    return total\n")
+    cutter = StreamCutter(stop=[], multiline=True, context=context)
+    assert feed_all(cutter, ["a + 1", "\n", "    more\n", "    lines\n"]) == 2
+    opener = make_context("def f(items):\n    for item in ", "\n    return None\n")
+    cutter = StreamCutter(stop=[], multiline=True, context=opener)
+    assert feed_all(cutter, ["items:\n", "        print(item)\n", "    done\n"]) == 3
+    assert postprocess(cutter.text, opener) == "items:\n        print(item)"

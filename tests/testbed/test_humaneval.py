@@ -48,3 +48,34 @@ async def test_a_completion_that_never_ends_times_out(humaneval_file: Path) -> N
         hole, "    while True:\n        pass", Limits(timeout_s=1.5)
     )
     assert outcome.status == "timeout"
+
+
+def test_the_raw_cursor_is_the_benchmarks_own_split(humaneval_file: Path) -> None:
+    hole = humaneval.load(humaneval_file, cursor="raw")[0]
+    assert hole.expected == "    total = a + b\n"
+    assert hole.prefix.endswith('"""\n') and hole.suffix.startswith("    return total")
+    assert hole.position == (2, 0)
+    assert hole.filled(hole.expected) == humaneval.load(humaneval_file)[0].filled(
+        "    total = a + b"
+    )
+
+
+def test_an_item_range_over_closers_is_scored_as_accepted() -> None:
+    from testbed.runner import as_accepted, replaced_length
+
+    hole = humaneval.problem_to_hole(
+        {
+            "task_id": "RandomSpanInfilling/HumanEval/0/2",
+            "entry_point": "f",
+            "prompt": "def f(x):\n    return max(",
+            "suffix": ")\n",
+            "canonical_solution": "x, 0",
+            "test": "",
+        },
+        Path("HumanEval-RandomSpanInfilling.jsonl.gz"),
+    )
+    edit = {"start": {"line": 1, "character": 15}, "end": {"line": 1, "character": 16}}
+    assert replaced_length(edit) == 1 and replaced_length(None) == 0
+    accepted = as_accepted(hole, 1)
+    assert accepted.filled("x, 0)") == "def f(x):\n    return max(x, 0)\n"
+    assert accepted.expected == "x, 0)"

@@ -10,7 +10,7 @@ lint:
 	.venv/bin/ruff check .
 
 typecheck:
-	.venv/bin/mypy completion engines
+	.venv/bin/mypy completion engines lsp testbed bench tools
 
 pytest:
 	.venv/bin/python -m pytest -q -p no:cacheprovider

@@ -186,6 +186,7 @@ def find_holes(label: str, root: Path, files: list[Path]) -> list[Hole]:
                 used = (bindings[node.value.id][0], node.attr)
             if used is None or used[1] in own:
                 continue
+            assert isinstance(node, ast.expr)  # a Name or an Attribute
             row = node.lineno - 1
             if row in import_lines or not lines[row].strip():
                 continue

@@ -48,7 +48,7 @@ def main() -> None:
     prompt_rates: list[float] = []
     decode_rates: list[float] = []
     for _ in range(args.repeat):
-        model.reset()
+        model.reset()  # type: ignore[no-untyped-call]
         started = time.perf_counter()
         model.eval(prompt)
         prompt_rates.append(len(prompt) / (time.perf_counter() - started))

@@ -75,7 +75,7 @@ async def wait_ready(client: LanguageClient) -> float:
 async def stop(client: LanguageClient) -> None:
     await client.shutdown_async(None)
     client.exit(None)
-    await client.stop()
+    await client.stop()  # type: ignore[no-untyped-call]
 
 
 def inline_params(uri: str, line: int, character: int) -> types.InlineCompletionParams:

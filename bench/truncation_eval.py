@@ -55,6 +55,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tree_sitter import Node  # noqa: E402
+
 from completion import postprocess as post  # noqa: E402
 from completion.context import Context  # noqa: E402
 from completion.decisions import decide  # noqa: E402
@@ -271,7 +273,7 @@ def mid_line_holes(rows: list[dict[str, str]]) -> Iterator[Hole]:
         )
 
 
-def _walk(node):  # type: ignore[no-untyped-def]
+def _walk(node: Node) -> Iterator[Node]:
     yield node
     for child in node.children:
         yield from _walk(child)

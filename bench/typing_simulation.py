@@ -254,7 +254,7 @@ async def run_mode(
     result.rss_mb = rss_mb(server.pid) if server is not None else 0.0
     await client.shutdown_async(None)
     client.exit(None)
-    await client.stop()
+    await client.stop()  # type: ignore[no-untyped-call]
     return result
 
 

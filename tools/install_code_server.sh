@@ -24,6 +24,18 @@ if [ -x "$BIN" ] && [ -f "$PREFIX/.complete" ]; then
   echo "$BIN"
   exit 0
 fi
+# Debian's packages the postinstall and the tests need (Chromium drives the
+# workbench through Playwright). As root with apt only; otherwise the tests skip.
+DEBS="chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep"
+missing=""
+for deb in $DEBS; do
+  dpkg -s "$deb" >/dev/null 2>&1 || missing="$missing $deb"
+done
+if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "install_code_server: installing Debian packages:$missing" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >&2 \
+    || echo "install_code_server: apt-get failed; the real VS Code tests will skip" >&2
+fi
 command -v npm >/dev/null || { echo "install_code_server: npm is missing" >&2; exit 1; }
 command -v node >/dev/null || { echo "install_code_server: node is missing" >&2; exit 1; }
 

@@ -20,10 +20,6 @@ CACHE="${DSCODER_CACHE:-$HOME/.cache/dscoder-lsp}"
 PREFIX="$CACHE/code-server-$VERSION"
 BIN="$PREFIX/node_modules/.bin/code-server"
 
-if [ -x "$BIN" ] && [ -f "$PREFIX/.complete" ]; then
-  echo "$BIN"
-  exit 0
-fi
 # Debian's packages the postinstall and the tests need (Chromium drives the
 # workbench through Playwright). As root with apt only; otherwise the tests skip.
 DEBS="chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep"
@@ -35,6 +31,10 @@ if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; the
   echo "install_code_server: installing Debian packages:$missing" >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing) >&2 \
     || echo "install_code_server: apt-get failed; the real VS Code tests will skip" >&2
+fi
+if [ -x "$BIN" ] && [ -f "$PREFIX/.complete" ]; then
+  echo "$BIN"
+  exit 0
 fi
 command -v npm >/dev/null || { echo "install_code_server: npm is missing" >&2; exit 1; }
 command -v node >/dev/null || { echo "install_code_server: node is missing" >&2; exit 1; }

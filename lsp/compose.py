@@ -18,6 +18,7 @@ from lsp import (
     documents,
     inline_completion,
     lifecycle,
+    progress,
 )
 from lsp.config import ConfigSources
 from lsp.requests import exclusion_of
@@ -32,6 +33,7 @@ FEATURES = (
     configuration,
     cross_file,
     acceptance,
+    progress,
 )
 
 

@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -177,6 +177,8 @@ class DscoderServer(LanguageServer):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._reported_failure: str | None = None
+        self.status_listeners: list[Callable[[EngineStatus], None]] = []
+        """Feature modules that follow the engine state (lsp/progress.py)."""
         self._shown_problems: set[str] = set()
         self.acceptance = AcceptanceTracker(sink=self._persist_acceptance)
         self._acceptance_store: AcceptanceStore | None = None
@@ -332,6 +334,11 @@ class DscoderServer(LanguageServer):
             self.protocol.notify("dscoder/status", params)
         except Exception:  # no client connected yet (headless use)
             log.debug("could not send dscoder/status", exc_info=True)
+        for listener in self.status_listeners:
+            try:
+                listener(status)
+            except Exception:
+                log.exception("status listener failed")
         crashed = status.state in (EngineState.FAILED, EngineState.RESTARTING)
         if crashed and status.message != self._reported_failure:
             self._reported_failure = status.message

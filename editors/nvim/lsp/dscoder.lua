@@ -10,6 +10,19 @@ return {
   cmd = { 'dscoder-lsp', '--stdio' },
   root_markers = { '.git', '.hg', 'pyproject.toml', 'package.json', 'Cargo.toml', 'go.mod' },
   init_options = {},
+  -- A crash is told once and restarted with backoff (lua/dscoder/state.lua).
+  on_init = function()
+    local ok, state = pcall(require, 'dscoder.state')
+    if ok then
+      state.on_start()
+    end
+  end,
+  on_exit = function(code, signal)
+    local ok, state = pcall(require, 'dscoder.state')
+    if ok then
+      state.on_exit(code, signal)
+    end
+  end,
   handlers = {
     -- Model state changes (loading, ready, failed): kept for :Dscoder status.
     ['dscoder/status'] = function(_, params, ctx)

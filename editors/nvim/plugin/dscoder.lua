@@ -47,6 +47,31 @@ vim.api.nvim_create_autocmd('LspAttach', {
     end
   end,
 })
+-- $/progress from the server (the model loading) feeds the statusline.
+vim.api.nvim_create_autocmd('LspProgress', {
+  group = group,
+  callback = function(args)
+    local client = vim.lsp.get_client_by_id(args.data.client_id)
+    if client and client.name == 'dscoder' then
+      require('dscoder.state').on_progress(args.data.params)
+    end
+  end,
+})
+-- vim.lsp.enable skips a config whose binary is missing without a word: say
+-- so once, for the first buffer the client would have served.
+vim.api.nvim_create_autocmd('FileType', {
+  group = group,
+  callback = function(args)
+    if vim.bo[args.buf].buftype ~= '' or not (vim.lsp.is_enabled and vim.lsp.is_enabled('dscoder')) then
+      return
+    end
+    local filetypes = (vim.lsp.config.dscoder or {}).filetypes
+    if filetypes and not vim.tbl_contains(filetypes, vim.bo[args.buf].filetype) then
+      return
+    end
+    require('dscoder.state').check_binary()
+  end,
+})
 vim.api.nvim_create_autocmd('LspDetach', {
   group = group,
   callback = function(args)

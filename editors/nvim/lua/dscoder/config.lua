@@ -19,6 +19,7 @@ local M = {}
 ---@field keymaps dscoder.Keymaps
 ---@field server table Passed to `vim.lsp.config('dscoder', ...)`; `init_options` go to the server.
 ---@field enable_lsp boolean setup() calls `vim.lsp.enable('dscoder')`.
+---@field restart boolean Restart the client after the server crashes (backoff 1, 2, 5, 10, 30 s).
 M.defaults = {
   auto_trigger = true,
   debounce_ms = 75,
@@ -35,6 +36,7 @@ M.defaults = {
   },
   server = {},
   enable_lsp = true,
+  restart = true,
 }
 
 ---@type dscoder.Options

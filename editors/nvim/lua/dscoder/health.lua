@@ -57,7 +57,16 @@ function M.check()
     health.error('`' .. exe .. ' --version` failed: ' .. vim.trim(ok and (result.stderr or '') or result))
   end
 
+  local state = require('dscoder.state')
   local clients = vim.lsp.get_clients({ name = 'dscoder' })
+  if #clients == 0 and state.engine.state == 'crashed' then
+    health.error(tostring(state.engine.message), {
+      'see the server log: :lua vim.cmd.edit(vim.lsp.log.get_filename())',
+      'run `dscoder-lsp doctor` in a terminal',
+      ('the client restarts by itself (crashes in a row: %d)'):format(state.crash_count()),
+    })
+    return
+  end
   if #clients == 0 then
     health.info('no dscoder client running: open a file to see the engine and model')
     return
@@ -77,11 +86,17 @@ function M.check()
       local model = ('model: %s (%s)'):format(tostring(stats.model), tostring(stats.modelState))
       if stats.modelState == 'failed' then
         health.error(model .. ': ' .. tostring(stats.modelMessage), {
+          'run `dscoder-lsp doctor` in a terminal',
           'set the model path: setup({ server = { init_options = { model = { path = ... } } } })',
           'or the DSCODER_MODEL environment variable',
         })
       elseif stats.modelState == 'ready' then
         health.ok(model)
+      elseif state.stuck() then
+        health.error(('%s: stuck (%s)'):format(model, state.stuck()), {
+          'run `dscoder-lsp doctor` in a terminal',
+          'see the server log: :lua vim.cmd.edit(vim.lsp.log.get_filename())',
+        })
       else
         health.info(model)
       end

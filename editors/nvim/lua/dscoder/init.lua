@@ -301,21 +301,25 @@ function M.detach(bufnr)
   attached[bufnr] = nil
 end
 
----@type table<string, string> why the server excludes a buffer, by URI
-local excluded = {}
+local excluded = require('dscoder.state').excluded
 
 ---@param client_id integer
 ---@param params table
 function M.on_server_status(client_id, params)
-  if params and params.excluded then
-    -- A per-document notice (docs/security.md), not a model state.
-    excluded[params.uri] = params.reason or 'excluded'
-    return
+  if params and not params.excluded then
+    server_status[client_id] = params
   end
-  server_status[client_id] = params
-  if params and params.state == 'failed' then
-    vim.notify('dscoder: ' .. tostring(params.message), vim.log.levels.ERROR)
-  end
+  -- Tells the user once on failure, pointing to :checkhealth dscoder.
+  require('dscoder.state').on_status(params)
+end
+
+--- A statusline component, fed by dscoder/status and $/progress (it never
+--- asks the server): "dscoder: ready", "dscoder: loading 40%", "dscoder: failed",
+--- "dscoder: excluded" for an excluded buffer; "" before the client starts.
+---@param bufnr? integer
+---@return string
+function M.statusline(bufnr)
+  return require('dscoder.state').statusline(bufnr)
 end
 
 --- Server counters from dscoder/stats plus the plugin's own; nil without a client.
@@ -352,6 +356,10 @@ function M.status_line(bufnr)
   )
   local stats = M.stats(bufnr)
   if not stats then
+    local engine = require('dscoder.state').engine
+    if engine.state == 'crashed' or engine.state == 'missing' then
+      return ('dscoder: %s; %s (see :checkhealth dscoder)'):format(switches, engine.message)
+    end
     return 'dscoder: ' .. switches .. '; no dscoder-lsp client (is it enabled and installed?)'
   end
   local server = stats.server

@@ -1,0 +1,121 @@
+"""What the Neovim plugin tells the user (lua/dscoder/state.lua, health.lua, doc/).
+
+A real headless Neovim against the real server: the one-time notification
+when the binary is missing or the engine failed, :checkhealth turning red,
+the statusline fed by dscoder/status and $/progress, and the shipped help tags.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.editors.conftest import NVIM, PLUGIN, SERVER, Editor, StartEditor, wait_for
+
+RECORD_NOTIFY = (
+    "_G.told = {} vim.notify = function(message, level)"
+    " table.insert(_G.told, { message = message, level = level }) end"
+)
+
+
+def told(editor: Editor) -> list[str]:
+    return [entry["message"] for entry in editor.lua("return _G.told")]
+
+
+def statusline(editor: Editor) -> str:
+    return str(editor.lua("return require('dscoder').statusline()"))
+
+
+def checkhealth(editor: Editor) -> str:
+    editor.nvim.command("checkhealth dscoder")
+    return "\n".join(editor.nvim.current.buffer[:])
+
+
+def edit(editor: Editor, name: str, text: str = "x = 1\n") -> None:
+    path = editor.workspace / name
+    path.write_text(text, encoding="utf-8")
+    editor.nvim.command(f"edit {path}")
+
+
+def test_missing_binary_is_told_once(start_editor: StartEditor, tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-dscoder-lsp")
+    editor = start_editor({"server": {"cmd": [missing, "--stdio"]}})
+    editor.lua(RECORD_NOTIFY)
+    edit(editor, "one.py")
+    edit(editor, "two.py")
+    messages = wait_for(lambda: told(editor), what="a notification")
+    editor.nvim.command("sleep 100m")  # a second one would be scheduled by now
+    assert told(editor) == messages and len(messages) == 1, told(editor)
+    assert missing in messages[0] and ":checkhealth dscoder" in messages[0]
+    assert statusline(editor) == "dscoder: missing"
+    assert "ERROR" in checkhealth(editor)
+
+
+def test_failed_engine_is_told_and_checkhealth_is_red(
+    start_editor: StartEditor, tmp_path: Path
+) -> None:
+    cmd = [str(SERVER), "--stdio", "--model", str(tmp_path / "missing.gguf")]
+    editor = start_editor({"server": {"cmd": cmd}})
+    editor.lua(RECORD_NOTIFY)
+    edit(editor, "one.py")
+    wait_for(lambda: statusline(editor) == "dscoder: failed", what="the engine to fail")
+    wait_for(
+        lambda: any(":checkhealth dscoder" in m for m in told(editor)),
+        what="the failure to be told",
+    )
+    assert sum("the engine failed" in m for m in told(editor)) == 1
+    report = checkhealth(editor)
+    assert "ERROR" in report and "(failed)" in report, report
+
+
+def test_statusline_follows_status_and_progress(start_editor: StartEditor) -> None:
+    editor = start_editor()
+    assert statusline(editor) == ""  # nothing to say before the client starts
+    editor.lua(
+        "_G.kinds = {} vim.api.nvim_create_autocmd('LspProgress', { callback = function(a)"
+        " table.insert(_G.kinds, a.data.params.value.kind) end })"
+    )
+    edit(editor, "one.py")
+    wait_for(lambda: statusline(editor) == "dscoder: ready", what="the model to load")
+    # The load came as $/progress too (begin ... end) through Neovim's handler.
+    kinds = wait_for(
+        lambda: (k := editor.lua("return _G.kinds")) and k[-1] == "end" and k, what="progress end"
+    )
+    assert kinds[0] == "begin" and kinds[-1] == "end", kinds
+    assert "ERROR" not in checkhealth(editor)
+    # A report with a percentage while loading (the server's own loads send none).
+    editor.lua(
+        "local s = require('dscoder.state')"
+        " s.on_status({ state = 'loading', engine = 'x', model = 'm', message = '' })"
+        " s.on_progress({ token = 't', value = { kind = 'report', percentage = 40 } })"
+    )
+    assert statusline(editor) == "dscoder: loading 40%"
+    edit(editor, ".env", "TOKEN=abc\n")
+    wait_for(lambda: statusline(editor) == "dscoder: excluded", what="the excluded notice")
+
+
+def test_shipped_help_tags_are_current(tmp_path: Path) -> None:
+    if NVIM is None:
+        pytest.skip("no Neovim 0.11+ found")
+    doc = tmp_path / "doc"
+    shutil.copytree(PLUGIN / "doc", doc)
+    (doc / "tags").unlink()
+    subprocess.run(
+        [NVIM, "--headless", "--clean", "-c", f"helptags {doc}", "-c", "q"],
+        check=True,
+        timeout=60,
+    )
+    shipped = (PLUGIN / "doc" / "tags").read_text(encoding="utf-8")
+    assert shipped == (doc / "tags").read_text(encoding="utf-8"), (
+        "regenerate: nvim --headless -c 'helptags editors/nvim/doc' -c q"
+    )
+
+
+def test_help_opens_from_the_plugin(start_editor: StartEditor) -> None:
+    editor = start_editor()
+    editor.nvim.command("help dscoder")
+    assert editor.nvim.eval("expand('%:t')") == "dscoder.txt"
+    assert editor.nvim.eval("&filetype") == "help"

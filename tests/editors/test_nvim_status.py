@@ -7,13 +7,16 @@ the statusline fed by dscoder/status and $/progress, and the shipped help tags.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.editors.conftest import NVIM, PLUGIN, SERVER, Editor, StartEditor, wait_for
+from tests.support.processes import children_of
 
 RECORD_NOTIFY = (
     "_G.told = {} vim.notify = function(message, level)"
@@ -95,6 +98,30 @@ def test_statusline_follows_status_and_progress(start_editor: StartEditor) -> No
     assert statusline(editor) == "dscoder: loading 40%"
     edit(editor, ".env", "TOKEN=abc\n")
     wait_for(lambda: statusline(editor) == "dscoder: excluded", what="the excluded notice")
+
+
+def test_a_server_crash_is_told_and_the_client_restarts(start_editor: StartEditor) -> None:
+    editor = start_editor()
+    editor.lua(RECORD_NOTIFY)
+    edit(editor, "one.py")
+    wait_for(lambda: statusline(editor) == "dscoder: ready", what="the model to load")
+    first = editor.lua("return vim.lsp.get_clients({ name = 'dscoder' })[1].id")
+    (server,) = children_of(int(editor.nvim.eval("getpid()")))
+
+    os.kill(server, signal.SIGKILL)
+
+    wait_for(lambda: any("crashed" in m for m in told(editor)), what="the crash to be told")
+    message = next(m for m in told(editor) if "crashed" in m)
+    assert "signal 9" in message and ":checkhealth dscoder" in message
+
+    def restarted() -> bool:
+        ids = editor.lua("return vim.tbl_map(function(c) return c.id end, vim.lsp.get_clients())")
+        return bool(ids) and first not in ids
+
+    wait_for(restarted, what="the client to restart")
+    wait_for(lambda: statusline(editor) == "dscoder: ready", what="the new server's model")
+    assert editor.attached()  # the buffer is served again
+    assert sum("crashed" in m for m in told(editor)) == 1
 
 
 def test_shipped_help_tags_are_current(tmp_path: Path) -> None:

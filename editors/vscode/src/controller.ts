@@ -27,6 +27,7 @@ import {
   type StatusNotification,
   applyStats,
   applyStatusNotification,
+  excludedNotice,
   initialStatus,
   renderStatus,
 } from "./status";
@@ -73,6 +74,8 @@ export class Controller implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private statsInFlight: Promise<void> | undefined;
   private statsWanted = false;
+  /** Why each excluded document gets no suggestions, by URI (per-document `dscoder/status`). */
+  private excluded = new Map<string, string>();
   private readonly signals = new AcceptanceSignals((method, params) => {
     const client = this.client;
     if (client?.isRunning()) {
@@ -154,6 +157,7 @@ export class Controller implements vscode.Disposable {
       ...this.status,
       enabled: this.settings.enable,
       languageEnabled: languageId === undefined || languageEnabled(this.settings, languageId),
+      excluded: this.activeExclusion(),
     };
     const rendered = renderStatus(this.status);
     this.item.text = rendered.text;
@@ -162,6 +166,12 @@ export class Controller implements vscode.Disposable {
       rendered.severity === "normal"
         ? undefined
         : new vscode.ThemeColor(`statusBarItem.${rendered.severity}Background`);
+  }
+
+  private activeExclusion(): string | null {
+    const uri = (vscode.window.activeTextEditor?.document as { uri?: { toString(): string } } | undefined)
+      ?.uri;
+    return uri === undefined ? null : (this.excluded.get(uri.toString()) ?? null);
   }
 
   /** Starts a client for the current settings (a new process). */
@@ -178,7 +188,12 @@ export class Controller implements vscode.Disposable {
     this.client = client;
     this.setStatus({ ...initialStatus(), state: "starting" });
     client.onNotification(STATUS_NOTIFICATION, (params) => {
-      if (this.client === client) {
+      if (this.client !== client) return;
+      const notice = excludedNotice(params);
+      if (notice !== undefined) {
+        this.excluded.set(notice.uri, notice.reason);
+        this.render();
+      } else {
         this.setStatus(applyStatusNotification(this.status, params));
       }
     });

@@ -2,12 +2,17 @@
  * What the status bar item shows: state, model and last latency.
  *
  * `StatusModel` is fed by the server's `dscoder/status` notification, its
- * `dscoder/stats` request and the client's own lifecycle; `renderStatus`
+ * `dscoder/stats` request and the client's own lifecycle. The states match
+ * the Neovim plugin's statusline: loading, ready, restarting, failed
+ * (pointing to `dscoder-lsp doctor`), and excluded for an excluded active
+ * document. The server's `$/progress` for the load is shown by
+ * vscode-languageclient itself (VS Code's window progress), so it is not
+ * repeated here. `renderStatus`
  * turns it into text and tooltip. No `vscode` import, so it is unit-tested
  * directly; the extension copies the result onto a `StatusBarItem`.
  */
 
-export type ServerState = "starting" | "loading" | "ready" | "failed" | "stopped";
+export type ServerState = "starting" | "loading" | "ready" | "restarting" | "failed" | "stopped";
 
 export interface StatusModel {
   state: ServerState;
@@ -19,6 +24,8 @@ export interface StatusModel {
   lastLatencyMs: number | null;
   requests: number;
   cancelled: number;
+  /** Why the active document is excluded (a per-document `dscoder/status`), or null. */
+  excluded: string | null;
 }
 
 export function initialStatus(): StatusModel {
@@ -32,6 +39,7 @@ export function initialStatus(): StatusModel {
     lastLatencyMs: null,
     requests: 0,
     cancelled: 0,
+    excluded: null,
   };
 }
 
@@ -41,11 +49,25 @@ export interface StatusNotification {
   model?: unknown;
   engine?: unknown;
   message?: unknown;
+  /** A per-document notice: `{uri, excluded: true, reason}` (no `state`). */
+  uri?: unknown;
+  excluded?: unknown;
+  reason?: unknown;
+}
+
+/** The URI and reason of a per-document "excluded" notice, or undefined for a model state. */
+export function excludedNotice(
+  params: StatusNotification,
+): { uri: string; reason: string } | undefined {
+  const uri = str(params.uri);
+  if (params.excluded !== true || uri === undefined) return undefined;
+  return { uri, reason: str(params.reason) || "excluded" };
 }
 
 const MODEL_STATES: Record<string, ServerState> = {
   loading: "loading",
   ready: "ready",
+  restarting: "restarting",
   failed: "failed",
 };
 
@@ -62,6 +84,7 @@ export function applyStatusNotification(
   status: StatusModel,
   params: StatusNotification,
 ): StatusModel {
+  if (excludedNotice(params) !== undefined) return status; // never a model state
   const state = MODEL_STATES[str(params.state) ?? ""];
   return {
     ...status,
@@ -107,13 +130,21 @@ export function renderStatus(status: StatusModel): RenderedStatus {
   if (model) lines.push(`Model: ${model}${status.engine ? ` (${status.engine})` : ""}`);
   if (latency) lines.push(`Last latency: ${latency}`);
   if (status.message && status.state !== "ready") lines.push(status.message);
+  if (status.state === "failed") lines.push("Run `dscoder-lsp doctor` in a terminal to see why");
+  if (status.excluded) lines.push(`This file gets no suggestions: ${status.excluded}`);
   if (!status.enabled) lines.push("Inline suggestions are off");
   else if (!status.languageEnabled) lines.push("Inline suggestions are off for this language");
   lines.push("Click for actions");
   const tooltip = lines.join("\n");
 
   if (status.state === "failed" || status.state === "stopped") {
-    return { text: "$(error) dscoder", tooltip, severity: "error" };
+    return { text: `$(error) dscoder ${status.state}`, tooltip, severity: "error" };
+  }
+  if (status.state === "restarting") {
+    return { text: "$(sync~spin) dscoder restarting", tooltip, severity: "warning" };
+  }
+  if (status.excluded) {
+    return { text: "$(lock) dscoder excluded", tooltip, severity: "normal" };
   }
   if (status.state === "starting" || status.state === "loading") {
     return { text: `$(loading~spin) dscoder${model ? ` ${model}` : ""}`, tooltip, severity: "normal" };

@@ -254,6 +254,31 @@ describe("controller", () => {
     await controller.dispose();
   });
 
+  it("shows excluded while an excluded document is active, and the model state otherwise", async () => {
+    const { controller, clients, item } = harness((client) => {
+      client.stats = { modelState: "ready", model: "tiny-dscoder" };
+    });
+    await controller.activate();
+    await flush(controller);
+    const client = clients[0];
+    client.handlers.get(STATUS_NOTIFICATION)?.({ state: "ready", model: "tiny-dscoder" });
+    const secret = stubbed.Uri.parse("file:///w/.env");
+    client.handlers.get(STATUS_NOTIFICATION)?.({
+      uri: secret.toString(),
+      excluded: true,
+      reason: "excluded: matches .env",
+    });
+    assert.equal(item().text, "$(sparkle) tiny-dscoder"); // another document is active
+    stub.activeEditor = { document: { languageId: "plaintext", uri: secret } };
+    stub.editorChanged.fire(stub.activeEditor);
+    assert.equal(item().text, "$(lock) dscoder excluded");
+    assert.match(String(item().tooltip), /matches \.env/);
+    stub.activeEditor = { document: { languageId: "python", uri: stubbed.Uri.parse("file:///w/a.py") } };
+    stub.editorChanged.fire(stub.activeEditor);
+    assert.equal(item().text, "$(sparkle) tiny-dscoder");
+    await controller.dispose();
+  });
+
   it("toggles the enable setting and reflects it in the status bar", async () => {
     const { controller, item } = harness((client) => {
       client.stats = { modelState: "ready", model: "m" };

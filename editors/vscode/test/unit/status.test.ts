@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import {
   applyStats,
   applyStatusNotification,
+  excludedNotice,
   initialStatus,
   renderStatus,
 } from "../../src/status";
@@ -52,5 +53,51 @@ describe("status model", () => {
     assert.match(off.tooltip, /off/);
     const language = renderStatus({ ...initialStatus(), state: "ready", languageEnabled: false });
     assert.match(language.tooltip, /off for this language/);
+  });
+
+  it("shows restarting while the worker comes back, then ready", () => {
+    let status = applyStatusNotification(initialStatus(), { state: "ready", model: "m" });
+    status = applyStatusNotification(status, {
+      state: "restarting",
+      message: "the llama.cpp worker crashed (SIGSEGV); restarting it",
+    });
+    assert.equal(status.state, "restarting");
+    const rendered = renderStatus(status);
+    assert.equal(rendered.text, "$(sync~spin) dscoder restarting");
+    assert.equal(rendered.severity, "warning");
+    assert.match(rendered.tooltip, /SIGSEGV/);
+    assert.equal(applyStatusNotification(status, { state: "ready" }).state, "ready");
+  });
+
+  it("says failed and points to dscoder-lsp doctor", () => {
+    const status = applyStatusNotification(initialStatus(), {
+      state: "failed",
+      message: "model file not found: /m.gguf",
+    });
+    const rendered = renderStatus(status);
+    assert.equal(rendered.text, "$(error) dscoder failed");
+    assert.equal(rendered.severity, "error");
+    assert.match(rendered.tooltip, /model file not found/);
+    assert.match(rendered.tooltip, /dscoder-lsp doctor/);
+    // stats agree with the notification
+    assert.equal(applyStats(initialStatus(), { modelState: "restarting" }).state, "restarting");
+  });
+
+  it("keeps per-document excluded notices out of the model state", () => {
+    const params = { uri: "file:///w/.env", excluded: true, reason: "excluded: matches .env" };
+    assert.deepEqual(excludedNotice(params), { uri: "file:///w/.env", reason: "excluded: matches .env" });
+    assert.equal(excludedNotice({ state: "ready" }), undefined);
+    assert.equal(excludedNotice({ uri: "file:///w/a.py", excluded: false }), undefined);
+    const ready = applyStatusNotification(initialStatus(), { state: "ready", model: "m" });
+    assert.deepEqual(applyStatusNotification(ready, params), ready);
+  });
+
+  it("shows excluded for an excluded active document, unless the engine failed", () => {
+    const ready = { ...initialStatus(), state: "ready" as const, model: "m" };
+    const excluded = renderStatus({ ...ready, excluded: "excluded: matches .env" });
+    assert.equal(excluded.text, "$(lock) dscoder excluded");
+    assert.match(excluded.tooltip, /no suggestions: excluded: matches \.env/);
+    const failed = renderStatus({ ...ready, state: "failed", excluded: "excluded: matches .env" });
+    assert.equal(failed.text, "$(error) dscoder failed");
   });
 });

@@ -11,7 +11,7 @@
 import "../stub/register";
 
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 
@@ -21,6 +21,8 @@ import * as stubbed from "../stub/vscode";
 const { stub } = stubbed;
 const BUNDLE = path.resolve(__dirname, "..", "..", "..", "dist", "extension.js");
 const MARKER = `/tmp/dscoder-vscode-integration-${process.pid}.log`;
+/** The exact answers are the test model's for each example alone: no cross-file context. */
+const CONFIG = `/tmp/dscoder-vscode-integration-${process.pid}.toml`;
 
 interface Extension {
   activate(context: { subscriptions: { dispose(): unknown }[] }): Promise<void>;
@@ -104,7 +106,8 @@ describe("the bundled extension with the real client and server", { timeout: 180
     stub.reset();
     const settings = extensionSettings({});
     stub.settings.set("server.path", settings.serverPath);
-    stub.settings.set("server.args", ["--log-file", MARKER]);
+    writeFileSync(CONFIG, "[context.crossFile]\nenabled = false\n");
+    stub.settings.set("server.args", ["--log-file", MARKER, "--config", CONFIG]);
     stub.settings.set("model.path", testModel());
     stub.settings.set("debounceMs", 20);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the bundle is loaded by path, like VS Code does
@@ -116,6 +119,7 @@ describe("the bundled extension with the real client and server", { timeout: 180
     await extension?.deactivate();
     for (const { pid } of serverProcesses()) process.kill(pid, "SIGKILL");
     rmSync(MARKER, { force: true });
+    rmSync(CONFIG, { force: true });
   });
 
   it("starts the configured server once, with --stdio added by the client", async () => {
@@ -150,7 +154,8 @@ describe("the bundled extension with the real client and server", { timeout: 180
         new stubbed.CancellationTokenSource().token,
       );
       const items = itemsOf(result);
-      assert.equal(items.length, 1, `${example.language} ${example.kind}`);
+      // An explicit request may add alternatives; the usual answer comes first.
+      assert.ok(items.length >= 1 && items.length <= 3, `${example.language} ${example.kind}`);
       assert.equal(items[0].insertText, example.middle.trimEnd());
     }
     const item = stub.statusItems[0];

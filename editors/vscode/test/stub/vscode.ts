@@ -288,8 +288,14 @@ export const window = {
   visibleTextEditors: [] as unknown[],
   onDidChangeVisibleTextEditors: noEvent,
   tabGroups: { all: [] as unknown[], onDidChangeTabs: noEvent, onDidChangeTabGroups: noEvent },
-  withProgress: <R>(_options: unknown, task: (progress: unknown) => Promise<R>): Promise<R> =>
-    task({ report: () => undefined }),
+  withProgress: <R>(
+    _options: unknown,
+    task: (progress: unknown, token: unknown) => Promise<R>,
+  ): Promise<R> =>
+    task(
+      { report: () => undefined },
+      { isCancellationRequested: false, onCancellationRequested: noEvent },
+    ),
   showTextDocument: () => Promise.resolve(undefined),
   get activeTextEditor(): { document: { languageId: string } } | undefined {
     if (stub.activeEditor !== undefined) return stub.activeEditor as { document: { languageId: string } };

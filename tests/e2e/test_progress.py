@@ -2,7 +2,7 @@
 
 A client that declares ``window.workDoneProgress`` sees the server create a
 token, then ``begin`` when loading starts and ``end`` once the engine is
-ready or failed.
+ready or failed. A client without it gets none.
 """
 
 from __future__ import annotations
@@ -11,9 +11,14 @@ import asyncio
 from pathlib import Path
 
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.e2e.conftest import StartServer, capabilities_for
+from tests.e2e.conftest import (
+    StartServer,
+    accept_registrations,
+    capabilities_for,
+    server_command,
+)
 
 
 def declares_progress(client_name: str) -> bool:
@@ -66,3 +71,21 @@ async def test_failed_load_ends_the_progress(
     assert isinstance(begin, types.WorkDoneProgressBegin)
     assert isinstance(end, types.WorkDoneProgressEnd)
     assert end.message
+
+
+async def test_no_progress_without_the_client_capability(any_model: Path) -> None:
+    # Not parametrised: both recorded clients declare window.workDoneProgress.
+    config = ClientServerConfig(server_command=server_command("--model", str(any_model)))
+    client = await config.start()
+    accept_registrations(client)
+    try:
+        await client.initialize_session(
+            types.InitializeParams(
+                capabilities=types.ClientCapabilities(), root_uri=Path.cwd().as_uri()
+            )
+        )
+        assert await settled(client) == "ready"
+        # The create request would have come when loading began, before ready.
+        assert client.progress_reports == {}
+    finally:
+        await client.shutdown_session()

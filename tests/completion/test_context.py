@@ -18,9 +18,9 @@ from completion.context import (
     header_block_end,
 )
 from completion.document import Document
-from completion.pipeline import CompletionOptions, CompletionPipeline, TokenEstimator
+from completion.pipeline import CompletionOptions, CompletionPipeline
 from completion.stats import Stats
-from engines.base import estimate_tokens
+from engines.base import TokenEstimator, estimate_tokens
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 
 EXAMPLES = Path(__file__).parents[1] / "fixtures" / "tiny-dscoder" / "examples.json"

@@ -114,6 +114,36 @@ def grammar_for(language_id: str | None, file_name: str | None = None) -> str | 
     return None
 
 
+# A line comment in each language: file-path headers, ours and other files'.
+_HASH = "# {path}\n"
+_SLASH = "// {path}\n"
+_DASH = "-- {path}\n"
+_COMMENT_FORMS: dict[str, str] = {
+    **dict.fromkeys(("python", "ruby", "bash", "yaml", "toml"), _HASH),
+    **dict.fromkeys(("javascript", "typescript", "tsx", "go", "rust", "java", "c"), _SLASH),
+    **dict.fromkeys(("cpp", "csharp", "php", "kotlin", "swift", "scala", "scss"), _SLASH),
+    **dict.fromkeys(("lua", "sql", "haskell"), _DASH),
+    "css": "/* {path} */\n",
+    "html": "<!-- {path} -->\n",
+    "markdown": "<!-- {path} -->\n",
+    **dict.fromkeys(
+        ("perl", "r", "elixir", "dockerfile", "makefile", "powershell", "julia", "nim"), _HASH
+    ),
+    **dict.fromkeys(("dart", "zig", "groovy", "objective-c", "fsharp"), _SLASH),
+    **dict.fromkeys(("clojure", "lisp", "scheme"), ";; {path}\n"),
+    **dict.fromkeys(("erlang", "latex", "tex", "matlab"), "% {path}\n"),
+}
+
+
+def path_comment(path: str, grammar: str | None, language_id: str = "") -> str:
+    """``path`` as a line comment in the language (``# a.py``, ``// b.ts``), or ''
+    where there is no comment syntax (JSON) or the language is unknown."""
+    form = _COMMENT_FORMS.get(grammar or "") or _COMMENT_FORMS.get(language_id.lower())
+    if form is None or "\n" in path:
+        return ""
+    return form.replace("{path}", path)
+
+
 @functools.cache
 def language(grammar: str) -> Language | None:
     """The compiled grammar, or ``None`` (logged once) when the pack lacks it."""

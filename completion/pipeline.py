@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from completion.context import Context, ContextOptions, build_context, file_header
+from completion.context import Context, ContextOptions, build_context
 from completion.crossfile.options import SOURCES
 from completion.crossfile.provider import CrossFileProvider
-from completion.crossfile.snippet import Snippet, path_comment, render_block, source_order
+from completion.crossfile.snippet import Snippet, render_block, snippet_comment, source_order
 from completion.document import Document
+from completion.languages import path_comment
 from completion.postprocess import StreamCutter, postprocess_insertion
 from completion.privacy import ScrubOptions, reinserts_placeholder, scrub
 from completion.prompt import (
@@ -246,8 +247,8 @@ class CompletionPipeline:
         own = (
             marker.replace("{path}", path)
             if marker
-            else file_header(path, document.grammar, document.language_id)
-            or path_comment(path, document.language_id)
+            else path_comment(path, document.grammar, document.language_id)
+            or snippet_comment(path, document.language_id)
         )
         head = block + "\n" + own
         rest = dataclasses.replace(
@@ -262,8 +263,7 @@ class CompletionPipeline:
 
     def _file_marker(self) -> str | None:
         """The template's file-separator token form (``<file_sep>{path}\\n``), if it has one."""
-        marker = self.template.file_header
-        return marker if marker is not None and marker.startswith("<") else None
+        return self.template.file_header
 
     def _cross_file_snippets(
         self, document: Document, offset: int, options: ContextOptions

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from completion.context import (
     ContextOptions,
     build_context,
-    file_header,
     header_block_end,
 )
 from completion.document import Document
+from completion.languages import path_comment
 from completion.pipeline import CompletionOptions, CompletionPipeline
 from completion.stats import Stats
 from engines.base import TokenEstimator, estimate_tokens
@@ -199,11 +199,11 @@ def test_rest_of_line_goes_verbatim_into_the_suffix() -> None:
 
 
 def test_file_path_header_in_the_language_comment_syntax() -> None:
-    assert file_header("src/app.py", "python") == "# src/app.py\n"
-    assert file_header("src/app.ts", "typescript") == "// src/app.ts\n"
-    assert file_header("init.lua", "lua") == "-- init.lua\n"
-    assert file_header("data.json", "json") == ""
-    assert file_header("x.hs", None, "haskell") == "-- x.hs\n"
+    assert path_comment("src/app.py", "python") == "# src/app.py\n"
+    assert path_comment("src/app.ts", "typescript") == "// src/app.ts\n"
+    assert path_comment("init.lua", "lua") == "-- init.lua\n"
+    assert path_comment("data.json", "json") == ""
+    assert path_comment("x.hs", None, "haskell") == "-- x.hs\n"
     document = Document("file:///src/app.py", "x = 1\n", "python")
     off = build_context(document, 5, ContextOptions(), file_path="src/app.py")
     assert off.header == ""

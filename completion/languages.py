@@ -54,17 +54,19 @@ _GRAMMAR_BY_LANGUAGE_ID: dict[str, str] = {
     "sql": "sql",
 }
 
-_GRAMMAR_BY_EXTENSION: dict[str, str] = {
+# File extensions to the languageId an editor would send (the headless
+# ``complete`` command has only the file name); the grammar follows from it.
+_LANGUAGE_ID_BY_EXTENSION: dict[str, str] = {
     ".py": "python",
     ".pyi": "python",
     ".js": "javascript",
     ".mjs": "javascript",
     ".cjs": "javascript",
-    ".jsx": "javascript",
+    ".jsx": "javascriptreact",
     ".ts": "typescript",
     ".mts": "typescript",
     ".cts": "typescript",
-    ".tsx": "tsx",
+    ".tsx": "typescriptreact",
     ".go": "go",
     ".rs": "rust",
     ".java": "java",
@@ -75,14 +77,14 @@ _GRAMMAR_BY_EXTENSION: dict[str, str] = {
     ".cxx": "cpp",
     ".hpp": "cpp",
     ".hh": "cpp",
-    ".cu": "cpp",
+    ".cu": "cuda",
     ".cs": "csharp",
     ".rb": "ruby",
     ".php": "php",
     ".lua": "lua",
-    ".sh": "bash",
-    ".bash": "bash",
-    ".zsh": "bash",
+    ".sh": "shellscript",
+    ".bash": "shellscript",
+    ".zsh": "zsh",
     ".html": "html",
     ".htm": "html",
     ".css": "css",
@@ -109,9 +111,14 @@ def grammar_for(language_id: str | None, file_name: str | None = None) -> str | 
         if grammar:
             return grammar
     if file_name:
-        suffix = PurePosixPath(file_name.replace("\\", "/")).suffix.lower()
-        return _GRAMMAR_BY_EXTENSION.get(suffix)
+        return _GRAMMAR_BY_LANGUAGE_ID.get(language_id_for(file_name))
     return None
+
+
+def language_id_for(file_name: str) -> str:
+    """The languageId for a file name, by its extension; '' when unknown."""
+    suffix = PurePosixPath(file_name.replace("\\", "/")).suffix.lower()
+    return _LANGUAGE_ID_BY_EXTENSION.get(suffix, "")
 
 
 # A line comment in each language: file-path headers, ours and other files'.

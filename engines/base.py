@@ -107,6 +107,16 @@ class GenerationUsage:
     endpoint: str = ""
     """The replica that served the request (remote engines)."""
 
+    def as_json(self) -> dict[str, object]:
+        """The counters as ``dscoder/complete`` and ``complete --json`` report them."""
+        return {
+            "promptTokens": self.prompt_tokens,
+            "promptTokensTotal": self.prompt_tokens_total,
+            "generatedTokens": self.generated_tokens,
+            "finishReason": self.finish_reason,
+            "endpoint": self.endpoint or None,
+        }
+
 
 @runtime_checkable
 class Engine(Protocol):

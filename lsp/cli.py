@@ -294,12 +294,7 @@ async def _complete(
                 **result.timing.as_json(),
                 "wallMs": round((time.perf_counter() - started) * 1000, 3),
             },
-            "usage": {
-                "promptTokens": result.usage.prompt_tokens,
-                "promptTokensTotal": result.usage.prompt_tokens_total,
-                "generatedTokens": result.usage.generated_tokens,
-                "finishReason": result.usage.finish_reason,
-            },
+            "usage": result.usage.as_json(),
         }
         if args.stats:
             payload["stats"] = service.stats.snapshot()

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Context",
     "ContextOptions",
-    "Multiline",
     "TokenCounter",
     "build_context",
     "wants_multiline",

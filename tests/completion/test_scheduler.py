@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from completion.context import ContextOptions, Multiline
+from completion.context import ContextOptions
+from completion.decisions import Multiline
 from completion.document import Document
 from completion.pipeline import CompletionOptions, CompletionPipeline
 from completion.scheduler import Scheduler, SchedulerOptions, TypingPace, accepted_document

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from completion import context as context_module
 from completion.context import (
-    ContextOptions,
     build_context,
     header_block_end,
 )
@@ -24,6 +25,15 @@ from engines.base import TokenEstimator, estimate_tokens
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 
 EXAMPLES = Path(__file__).parents[1] / "fixtures" / "tiny-dscoder" / "examples.json"
+
+
+@dataclass(frozen=True)
+class ContextOptions(context_module.ContextOptions):
+    """The options without a parse budget: on a busy machine the first parse of
+    a grammar can overrun the default 4 ms, and a syntax cut under test would
+    fall back to the text rules."""
+
+    parse_budget_ms: float = 0.0
 
 
 def words(text: str) -> int:
@@ -361,10 +371,7 @@ def test_cuts_never_split_a_function_that_lacks_the_cursor(language_id: str, bud
     text = "".join(functions)
     cursor = text.index(functions[15]) + len(head) + 1
     document = Document(uri, text, language_id)
-    # No parse budget: on a busy machine the first parse of a grammar can
-    # overrun 4 ms, and the cut would fall back to the text rules.
-    options = ContextOptions(max_tokens=budget, parse_budget_ms=0)
-    context = build_context(document, cursor, options)
+    context = build_context(document, cursor, ContextOptions(max_tokens=budget))
     assert context.prefix_start > 0 and context.suffix_end < len(text)
     starts = [text.index(function) for function in functions]
     ends = [

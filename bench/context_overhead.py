@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from completion.context import ContextOptions, build_context  # noqa: E402
 from completion.document import Document  # noqa: E402
-from completion.pipeline import TokenEstimator  # noqa: E402
 from completion.postprocess import postprocess  # noqa: E402
 from completion.prompt import get_template  # noqa: E402
+from engines.base import TokenEstimator  # noqa: E402
 
 SOURCES = {
     "python": (

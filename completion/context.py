@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from completion.crossfile.options import CrossFileOptions
 from completion.decisions import DecisionOptions, Multiline, decide
 from completion.document import Document
+from completion.languages import path_comment
 from completion.syntax import ancestors, point_of
 from engines.base import estimate_tokens
 
@@ -34,10 +35,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Context",
     "ContextOptions",
-    "Multiline",
     "TokenCounter",
     "build_context",
-    "file_header",
     "wants_multiline",
 ]
 
@@ -154,35 +153,6 @@ def wants_multiline(line_prefix: str, line_suffix: str, mode: Multiline) -> bool
     return not line_prefix.strip() and not line_suffix.strip()
 
 
-# Comment syntax for the file-path header, by grammar and then by languageId.
-_HASH = "# {path}\n"
-_SLASH = "// {path}\n"
-_DASH = "-- {path}\n"
-_HEADER_FORMS: dict[str, str] = {
-    **dict.fromkeys(("python", "ruby", "bash", "yaml", "toml"), _HASH),
-    **dict.fromkeys(("javascript", "typescript", "tsx", "go", "rust", "java", "c"), _SLASH),
-    **dict.fromkeys(("cpp", "csharp", "php", "kotlin", "swift", "scala", "scss"), _SLASH),
-    **dict.fromkeys(("lua", "sql", "haskell"), _DASH),
-    "css": "/* {path} */\n",
-    "html": "<!-- {path} -->\n",
-    "markdown": "<!-- {path} -->\n",
-    **dict.fromkeys(
-        ("perl", "r", "elixir", "dockerfile", "makefile", "powershell", "julia", "nim"), _HASH
-    ),
-    **dict.fromkeys(("dart", "zig", "groovy", "objective-c", "fsharp"), _SLASH),
-    **dict.fromkeys(("clojure", "lisp", "scheme"), ";; {path}\n"),
-    **dict.fromkeys(("erlang", "latex", "tex", "matlab"), "% {path}\n"),
-}
-
-
-def file_header(file_path: str, grammar: str | None, language_id: str = "") -> str:
-    """``file_path`` as a line comment in the file's language, or '' (JSON, unknown)."""
-    form = _HEADER_FORMS.get(grammar or "") or _HEADER_FORMS.get(language_id.lower())
-    if form is None or "\n" in file_path:
-        return ""
-    return form.replace("{path}", file_path)
-
-
 def build_context(
     document: Document,
     offset: int,
@@ -203,7 +173,7 @@ def build_context(
 
     header = ""
     if options.file_path_header and file_path:
-        header = file_header(file_path, document.grammar, document.language_id)
+        header = path_comment(file_path, document.grammar, document.language_id)
     budget = max(0, options.max_tokens - (count(header) if header else 0))
     prefix_budget = int(budget * options.prefix_share)
     suffix_budget = budget - prefix_budget

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from completion.syntax import SyntaxTree
+from completion.text_cache import TextCache
 
 if TYPE_CHECKING:
     from tree_sitter import Tree
@@ -51,27 +51,8 @@ def line_starts_of(text: str, base: int = 0) -> list[int]:
     return starts
 
 
-class _RecentIndexes:
-    """The latest line index per URI, so a snapshot (a new Document with the
-    very same text object) shares it instead of rescanning the text."""
-
-    def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self._entries: OrderedDict[str, tuple[str, list[int]]] = OrderedDict()
-
-    def get(self, uri: str, text: str) -> list[int] | None:
-        entry = self._entries.get(uri)
-        return entry[1] if entry is not None and entry[0] is text else None
-
-    def put(self, uri: str, text: str, starts: list[int]) -> None:
-        self._entries[uri] = (text, starts)
-        self._entries.move_to_end(uri)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-
 # Line-start lists are never changed in place (edits build new ones): sharing is safe.
-_INDEXES = _RecentIndexes()
+_INDEXES: TextCache[str, list[int]] = TextCache()
 
 
 @dataclass

@@ -18,14 +18,12 @@ from completion.brackets import (
     CLOSERS,
     OPENERS,
     brackets,
-    is_top_level_start,
     recent_prefix,
     unclosed_openers,
     unmatched_closers,
 )
 from completion.context import Context
 from completion.indentation import (
-    IndentStyle,
     detect_style,
     indent_width,
     leading_ws,
@@ -37,9 +35,6 @@ from completion.indentation import (
 )
 from completion.languages import grammar_for
 from completion.parse_window import (
-    WINDOW_ABOVE,
-    WINDOW_BELOW,
-    Window,
     char_index,
     error_nodes,
     line_end_after,
@@ -52,21 +47,8 @@ if TYPE_CHECKING:
     from tree_sitter import Node
 
 __all__ = [
-    "CLOSERS",
     "DEFAULT_FILTERS",
-    "OPENERS",
-    "WINDOW_ABOVE",
-    "WINDOW_BELOW",
     "Filter",
-    "IndentStyle",
-    "Window",
-    "brackets",
-    "detect_style",
-    "is_top_level_start",
-    "recent_prefix",
-    "unclosed_openers",
-    "unmatched_closers",
-    "window_for",
 ]
 
 Filter = Callable[[str, Context], str]

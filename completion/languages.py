@@ -54,17 +54,19 @@ _GRAMMAR_BY_LANGUAGE_ID: dict[str, str] = {
     "sql": "sql",
 }
 
-_GRAMMAR_BY_EXTENSION: dict[str, str] = {
+# File extensions to the languageId an editor would send (the headless
+# ``complete`` command has only the file name); the grammar follows from it.
+_LANGUAGE_ID_BY_EXTENSION: dict[str, str] = {
     ".py": "python",
     ".pyi": "python",
     ".js": "javascript",
     ".mjs": "javascript",
     ".cjs": "javascript",
-    ".jsx": "javascript",
+    ".jsx": "javascriptreact",
     ".ts": "typescript",
     ".mts": "typescript",
     ".cts": "typescript",
-    ".tsx": "tsx",
+    ".tsx": "typescriptreact",
     ".go": "go",
     ".rs": "rust",
     ".java": "java",
@@ -75,14 +77,14 @@ _GRAMMAR_BY_EXTENSION: dict[str, str] = {
     ".cxx": "cpp",
     ".hpp": "cpp",
     ".hh": "cpp",
-    ".cu": "cpp",
+    ".cu": "cuda",
     ".cs": "csharp",
     ".rb": "ruby",
     ".php": "php",
     ".lua": "lua",
-    ".sh": "bash",
-    ".bash": "bash",
-    ".zsh": "bash",
+    ".sh": "shellscript",
+    ".bash": "shellscript",
+    ".zsh": "zsh",
     ".html": "html",
     ".htm": "html",
     ".css": "css",
@@ -109,9 +111,44 @@ def grammar_for(language_id: str | None, file_name: str | None = None) -> str | 
         if grammar:
             return grammar
     if file_name:
-        suffix = PurePosixPath(file_name.replace("\\", "/")).suffix.lower()
-        return _GRAMMAR_BY_EXTENSION.get(suffix)
+        return _GRAMMAR_BY_LANGUAGE_ID.get(language_id_for(file_name))
     return None
+
+
+def language_id_for(file_name: str) -> str:
+    """The languageId for a file name, by its extension; '' when unknown."""
+    suffix = PurePosixPath(file_name.replace("\\", "/")).suffix.lower()
+    return _LANGUAGE_ID_BY_EXTENSION.get(suffix, "")
+
+
+# A line comment in each language: file-path headers, ours and other files'.
+_HASH = "# {path}\n"
+_SLASH = "// {path}\n"
+_DASH = "-- {path}\n"
+_COMMENT_FORMS: dict[str, str] = {
+    **dict.fromkeys(("python", "ruby", "bash", "yaml", "toml"), _HASH),
+    **dict.fromkeys(("javascript", "typescript", "tsx", "go", "rust", "java", "c"), _SLASH),
+    **dict.fromkeys(("cpp", "csharp", "php", "kotlin", "swift", "scala", "scss"), _SLASH),
+    **dict.fromkeys(("lua", "sql", "haskell"), _DASH),
+    "css": "/* {path} */\n",
+    "html": "<!-- {path} -->\n",
+    "markdown": "<!-- {path} -->\n",
+    **dict.fromkeys(
+        ("perl", "r", "elixir", "dockerfile", "makefile", "powershell", "julia", "nim"), _HASH
+    ),
+    **dict.fromkeys(("dart", "zig", "groovy", "objective-c", "fsharp"), _SLASH),
+    **dict.fromkeys(("clojure", "lisp", "scheme"), ";; {path}\n"),
+    **dict.fromkeys(("erlang", "latex", "tex", "matlab"), "% {path}\n"),
+}
+
+
+def path_comment(path: str, grammar: str | None, language_id: str = "") -> str:
+    """``path`` as a line comment in the language (``# a.py``, ``// b.ts``), or ''
+    where there is no comment syntax (JSON) or the language is unknown."""
+    form = _COMMENT_FORMS.get(grammar or "") or _COMMENT_FORMS.get(language_id.lower())
+    if form is None or "\n" in path:
+        return ""
+    return form.replace("{path}", path)
 
 
 @functools.cache

@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from completion.context import Context, ContextOptions, build_context, file_header
+from completion.context import Context, ContextOptions, build_context
 from completion.crossfile.options import SOURCES
 from completion.crossfile.provider import CrossFileProvider
-from completion.crossfile.snippet import Snippet, path_comment, render_block, source_order
+from completion.crossfile.snippet import Snippet, render_block, snippet_comment, source_order
 from completion.document import Document
+from completion.languages import path_comment
 from completion.postprocess import StreamCutter, postprocess_insertion
 from completion.privacy import ScrubOptions, reinserts_placeholder, scrub
 from completion.prompt import (
@@ -40,6 +41,7 @@ from engines.base import (
     GenerationRequest,
     GenerationUsage,
     ModelInfo,
+    TokenEstimator,
 )
 from engines.fleet import session_key
 from engines.registry import REMOTE_ENGINES
@@ -245,8 +247,8 @@ class CompletionPipeline:
         own = (
             marker.replace("{path}", path)
             if marker
-            else file_header(path, document.grammar, document.language_id)
-            or path_comment(path, document.language_id)
+            else path_comment(path, document.grammar, document.language_id)
+            or snippet_comment(path, document.language_id)
         )
         head = block + "\n" + own
         rest = dataclasses.replace(
@@ -261,8 +263,7 @@ class CompletionPipeline:
 
     def _file_marker(self) -> str | None:
         """The template's file-separator token form (``<file_sep>{path}\\n``), if it has one."""
-        marker = self.template.file_header
-        return marker if marker is not None and marker.startswith("<") else None
+        return self.template.file_header
 
     def _cross_file_snippets(
         self, document: Document, offset: int, options: ContextOptions
@@ -342,7 +343,7 @@ class CompletionPipeline:
             return context, prompt
         options = self.context_options(context.multiline)
         # An engine without a tokenizer only estimates: nothing to learn from it.
-        learn = bool(getattr(self.engine, "counts_exactly", True))
+        learn = self.engine.counts_exactly
         for _ in range(4):
             exact = await self.engine.count_tokens(prompt.text)
             version = self.counter.version
@@ -505,40 +506,6 @@ class CompletionPipeline:
                 generated_tokens=usage.generated_tokens,
             )
         return cutter.text, usage
-
-
-class TokenEstimator:
-    """A fast token count for budgets, calibrated by the engine's real counts.
-
-    Counts UTF-8 bytes (so CJK text and emoji are not undercounted) divided by
-    bytes-per-token, which starts at 3 (code averages 3 to 4) and follows the
-    prompt sizes the engine reports, staying on the cautious side.
-    """
-
-    def __init__(self, bytes_per_token: float = 3.0) -> None:
-        self.bytes_per_token = bytes_per_token
-        self.version = 0
-        """Changes whenever the ratio does, so budgets derived from it are redone."""
-        self.calibrated = False
-        """True once an engine count of a long enough prompt was observed."""
-
-    def __call__(self, text: str) -> int:
-        size = len(text) if text.isascii() else len(text.encode("utf-8"))
-        return int(size / self.bytes_per_token) + 1
-
-    def observe(self, prompt: str, tokens: int) -> None:
-        """Learn from one prompt the engine tokenized into ``tokens`` tokens."""
-        if tokens < 64:
-            return  # too short to say much (and engines without counts report 0)
-        self.calibrated = True
-        measured = len(prompt.encode("utf-8")) / tokens
-        # Slow to trust longer tokens, quick to learn shorter ones; never above 4.
-        ratio = self.bytes_per_token
-        ratio = ratio + 0.2 * (measured - ratio) if measured > ratio else measured
-        ratio = round(min(4.0, max(1.0, ratio)), 2)
-        if ratio != self.bytes_per_token:
-            self.bytes_per_token = ratio
-            self.version += 1
 
 
 async def _aclose(stream: object) -> None:

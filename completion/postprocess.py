@@ -26,12 +26,9 @@ from completion.filters import (
     Filter,
     block_end,
     block_may_follow,
-    drop_empty,
-    keep_first_line,
     normalize_newlines,
     repeats_lines,
     replays_suffix,
-    trim_trailing_whitespace,
 )
 from completion.placement import Placement, placement_of, working_view
 from completion.rules import (
@@ -49,17 +46,11 @@ from completion.rules import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_FILTERS",
-    "Filter",
-    "Insertion",
     "StreamCutter",
-    "drop_empty",
     "first_line_complete",
-    "keep_first_line",
     "postprocess",
     "postprocess_insertion",
     "strip_special_tokens",
-    "trim_trailing_whitespace",
 ]
 
 

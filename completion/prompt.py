@@ -40,7 +40,8 @@ class FimTemplate:
     name_hints: tuple[str, ...] = ()
     """Lower-case substrings of a model name that identify the family."""
     file_header: str | None = None
-    """How to mark the file path at the top of the prefix, with ``{path}``."""
+    """The file-separator token form (``<file_sep>{path}\\n``) of models trained on
+    repository-level prompts; None: files are marked by path comments."""
     middle_follows: bool = False
     """Text appended to the rendered prompt reads as the start of the middle
     (prefix-suffix-middle templates that end on the middle marker)."""
@@ -71,7 +72,6 @@ TEMPLATES: dict[str, FimTemplate] = {
             ),
             probe_tokens=(DEEPSEEK_FIM_BEGIN, DEEPSEEK_FIM_HOLE, DEEPSEEK_FIM_END),
             name_hints=("deepseek",),
-            file_header="# {path}\n",
             middle_follows=True,
         ),
         FimTemplate(
@@ -202,7 +202,6 @@ def build_prompt(
     prefix: str,
     suffix: str,
     extra_stop: tuple[str, ...] = (),
-    file_path: str | None = None,
     line_in_middle: bool = False,
     middle_start: str | None = None,
 ) -> Prompt:
@@ -221,8 +220,6 @@ def build_prompt(
     middle marker instead of the line rule's (the typed region, which may
     span lines); it is ignored unless ``prefix`` ends with it.
     """
-    if file_path and template.file_header:
-        prefix = template.file_header.replace("{path}", file_path) + prefix
     stop = tuple(dict.fromkeys(template.stop + extra_stop))
     if not template.middle_follows:
         middle_start = ""

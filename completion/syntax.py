@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from completion.languages import grammar_for, parser
+from completion.text_cache import TextCache
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser, Point, Tree
@@ -29,35 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class TreeCache:
-    """The last parsed tree per document URI, so a snapshot of a document
-    (same URI, same text) starts from a copy instead of a full parse."""
-
-    def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str], tuple[str, Tree]] = OrderedDict()
-
-    def get(self, uri: str, grammar: str, text: str) -> Tree | None:
-        entry = self._entries.get((uri, grammar))
-        if entry is None:
-            return None
-        parsed, tree = entry
-        if parsed is not text and parsed != text:
-            return None
-        return tree.copy()
-
-    def put(self, uri: str, grammar: str, text: str, tree: Tree) -> None:
-        self._entries[(uri, grammar)] = (text, tree.copy())
-        self._entries.move_to_end((uri, grammar))
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-
 _CHUNK = 16384
 """Bytes handed to tree-sitter per read when parsing under a time budget."""
 
 # One per process: trees are only touched from the event loop's thread.
-TREES = TreeCache(size=8)
+TREES: TextCache[tuple[str, str], Tree] = TextCache(size=8)
+"""Trees are stored and handed out as copies: the caller edits its own."""
 
 
 class SyntaxTree:
@@ -171,8 +148,9 @@ class SyntaxTree:
             return None
         old = self._tree if self._text is text else None
         if old is None and self.uri:
-            cached = TREES.get(self.uri, self.grammar, text)
-            if cached is not None:
+            shared = TREES.get((self.uri, self.grammar), text)
+            if shared is not None:
+                cached = shared.copy()
                 self.adopt(cached, text)
                 return cached
         interrupted = self._interrupted
@@ -192,7 +170,7 @@ class SyntaxTree:
         self.parses += 1
         self._tree, self._text, self._stale = tree, text, False
         if self.uri:
-            TREES.put(self.uri, self.grammar, text, tree)
+            TREES.put((self.uri, self.grammar), text, tree.copy())
         return tree
 
     def _parse(self, source: bytes, old: Tree | None, budget_ms: float | None) -> Tree | None:
@@ -254,21 +232,3 @@ def ancestors(node: Node) -> list[Node]:
         chain.append(parent)
         parent = parent.parent
     return chain
-
-
-def sexp(tree: Tree) -> str:
-    """Every node's type and byte range, nested, for comparing two trees exactly."""
-    parts: list[str] = []
-    cursor = tree.walk()
-    while True:
-        node = cursor.node
-        if node is not None:
-            missing = "!" if node.is_missing else ""
-            parts.append(f"({node.type}{missing}[{node.start_byte},{node.end_byte}]")
-        if cursor.goto_first_child():
-            continue
-        parts.append(")")
-        while not cursor.goto_next_sibling():
-            if not cursor.goto_parent():
-                return " ".join(parts)
-            parts.append(")")

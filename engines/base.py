@@ -107,6 +107,16 @@ class GenerationUsage:
     endpoint: str = ""
     """The replica that served the request (remote engines)."""
 
+    def as_json(self) -> dict[str, object]:
+        """The counters as ``dscoder/complete`` and ``complete --json`` report them."""
+        return {
+            "promptTokens": self.prompt_tokens,
+            "promptTokensTotal": self.prompt_tokens_total,
+            "generatedTokens": self.generated_tokens,
+            "finishReason": self.finish_reason,
+            "endpoint": self.endpoint or None,
+        }
+
 
 @runtime_checkable
 class Engine(Protocol):
@@ -129,6 +139,11 @@ class Engine(Protocol):
         """Yield text pieces as they are generated; stop when closed or cancelled."""
         ...
 
+    @property
+    def counts_exactly(self) -> bool:
+        """False when ``count_tokens`` can only estimate (no tokenizer at hand)."""
+        ...
+
     async def count_tokens(self, text: str) -> int:
         """The number of tokens ``text`` takes, as the model counts them."""
         ...
@@ -138,13 +153,47 @@ class Engine(Protocol):
         ...
 
 
-def estimate_tokens(text: str) -> int:
+def estimate_tokens(text: str, bytes_per_token: float = 3.0) -> int:
     """A fast token estimate for budgets when no tokenizer is at hand.
 
-    Code tokenizers average roughly 3 to 4 characters per token; erring low on
-    characters per token keeps prompts inside the real budget.
+    UTF-8 bytes (so CJK text and emoji are not undercounted) divided by
+    bytes-per-token: code tokenizers average 3 to 4, and erring low keeps
+    prompts inside the real budget. ``TokenEstimator`` calibrates the ratio.
     """
-    return (len(text) + 2) // 3
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    return int(size / bytes_per_token) + 1
+
+
+class TokenEstimator:
+    """``estimate_tokens``, calibrated by the engine's real counts.
+
+    The ratio starts at 3 bytes per token and follows the prompt sizes the
+    engine reports, staying on the cautious side.
+    """
+
+    def __init__(self, bytes_per_token: float = 3.0) -> None:
+        self.bytes_per_token = bytes_per_token
+        self.version = 0
+        """Changes whenever the ratio does, so budgets derived from it are redone."""
+        self.calibrated = False
+        """True once an engine count of a long enough prompt was observed."""
+
+    def __call__(self, text: str) -> int:
+        return estimate_tokens(text, self.bytes_per_token)
+
+    def observe(self, prompt: str, tokens: int) -> None:
+        """Learn from one prompt the engine tokenized into ``tokens`` tokens."""
+        if tokens < 64:
+            return  # too short to say much (and engines without counts report 0)
+        self.calibrated = True
+        measured = len(prompt.encode("utf-8")) / tokens
+        # Slow to trust longer tokens, quick to learn shorter ones; never above 4.
+        ratio = self.bytes_per_token
+        ratio = ratio + 0.2 * (measured - ratio) if measured > ratio else measured
+        ratio = round(min(4.0, max(1.0, ratio)), 2)
+        if ratio != self.bytes_per_token:
+            self.bytes_per_token = ratio
+            self.version += 1
 
 
 class EngineCrashedError(EngineUnavailableError):

@@ -263,6 +263,11 @@ class LlamaCppEngine:
             self._down or f"the llama.cpp worker running {self._model_label()} {exit.reason}"
         )
 
+    @property
+    def counts_exactly(self) -> bool:
+        """The worker counts with the model's own tokenizer."""
+        return True
+
     async def count_tokens(self, text: str) -> int:
         worker = self._live_worker()
         try:

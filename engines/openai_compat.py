@@ -51,7 +51,7 @@ from engines.base import (
     ModelInfo,
     estimate_tokens,
 )
-from engines.codecs import codec_for, leading_indent
+from engines.codecs import codec_for
 from engines.fleet import Endpoint, Fleet, FleetOptions
 from engines.overflow import keep_ratio, overflow_numbers, says_too_long, shrink_request
 from engines.presets import Preset
@@ -64,12 +64,8 @@ __all__ = [
     "ServerFailedError",
     "StreamInterruptedError",
     "error_message",
-    "keep_ratio",
-    "leading_indent",
-    "overflow_numbers",
     "resolve_api_key",
     "server_root",
-    "shrink_request",
 ]
 
 log = logging.getLogger(__name__)

@@ -187,14 +187,3 @@ PRESETS: dict[str, Preset] = {
         ),
     )
 }
-
-
-def preset_names() -> list[str]:
-    return sorted(PRESETS)
-
-
-def get_preset(name: str) -> Preset:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise KeyError(f"unknown preset {name!r}; known: {', '.join(preset_names())}") from None

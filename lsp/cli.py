@@ -207,39 +207,10 @@ def _read_file(path: str) -> bytes:
         raise CompleteError(f"cannot read {path}: {error.strerror}") from None
 
 
-LANGUAGE_BY_SUFFIX = {
-    ".py": "python",
-    ".js": "javascript",
-    ".ts": "typescript",
-    ".tsx": "typescriptreact",
-    ".jsx": "javascriptreact",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cpp": "cpp",
-    ".cc": "cpp",
-    ".hpp": "cpp",
-    ".cs": "csharp",
-    ".rb": "ruby",
-    ".php": "php",
-    ".lua": "lua",
-    ".sh": "shellscript",
-    ".bash": "shellscript",
-    ".html": "html",
-    ".css": "css",
-    ".json": "json",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".toml": "toml",
-    ".md": "markdown",
-}
-
-
 def load_document(args: argparse.Namespace) -> tuple[Document, int, str | None]:
     """The file (or stdin) as a Document, and the cursor's offset in it."""
     from completion.document import Document
+    from completion.languages import language_id_for
 
     path, line, column = parse_location(args)
     text = read_source(path)
@@ -248,7 +219,7 @@ def load_document(args: argparse.Namespace) -> tuple[Document, int, str | None]:
     document = Document(
         uri=Path(path).resolve().as_uri() if path else "untitled:stdin",
         text=text,
-        language_id=args.language or LANGUAGE_BY_SUFFIX.get(Path(path or "").suffix, ""),
+        language_id=args.language or language_id_for(path or ""),
     )
     if line > document.line_count:
         raise CompleteError(f"line {line} is past the end of the file ({document.line_count})")
@@ -323,12 +294,7 @@ async def _complete(
                 **result.timing.as_json(),
                 "wallMs": round((time.perf_counter() - started) * 1000, 3),
             },
-            "usage": {
-                "promptTokens": result.usage.prompt_tokens,
-                "promptTokensTotal": result.usage.prompt_tokens_total,
-                "generatedTokens": result.usage.generated_tokens,
-                "finishReason": result.usage.finish_reason,
-            },
+            "usage": result.usage.as_json(),
         }
         if args.stats:
             payload["stats"] = service.stats.snapshot()

@@ -87,13 +87,7 @@ def register(server: DscoderServer) -> None:
             "cached": result.cached,
             "snippets": [snippet.as_json() for snippet in result.snippets],
             "timing": result.timing.as_json(),
-            "usage": {
-                "promptTokens": result.usage.prompt_tokens,
-                "promptTokensTotal": result.usage.prompt_tokens_total,
-                "generatedTokens": result.usage.generated_tokens,
-                "finishReason": result.usage.finish_reason,
-                "endpoint": result.usage.endpoint or None,
-            },
+            "usage": result.usage.as_json(),
         }
 
     @server.feature(STATS)

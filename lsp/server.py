@@ -40,7 +40,7 @@ from completion.stats import Stats
 from completion.stats_store import AcceptanceStore
 from engines.credentials import redact
 from lsp import __version__
-from lsp.config import Config, ConfigSources
+from lsp.config import ConfigSources
 from lsp.early import FirstMessage, store_answer
 from lsp.framing import INVALID_REQUEST, ClosingWriter, read_messages, reply_error
 from lsp.pipes import own_pipe
@@ -364,10 +364,6 @@ class DscoderServer(LanguageServer):
             self.config.engine_settings(),
             self.config.scheduler,
         )
-
-    @property
-    def current_config(self) -> Config:
-        return self.config
 
 
 class _PipeSetupError(Exception):

@@ -33,7 +33,7 @@ from completion.crossfile.open_files import OpenDocument, WindowCache, rank_wind
 from completion.crossfile.options import SOURCES, CrossFileOptions
 from completion.crossfile.recent import RecentChunks
 from completion.crossfile.resolve import Resolved
-from completion.crossfile.snippet import Snippet, path_comment
+from completion.crossfile.snippet import Snippet, snippet_comment
 
 if TYPE_CHECKING:
     from completion.document import Document, DocumentEdit
@@ -391,7 +391,7 @@ def allocate(
         cost = costs.get(id(snippet))
         if cost is None:
             cost = costs[id(snippet)] = count(
-                path_comment(snippet.path, snippet.language_id) + snippet.text
+                snippet_comment(snippet.path, snippet.language_id) + snippet.text
             )
         return cost
 

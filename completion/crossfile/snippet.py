@@ -14,14 +14,14 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from completion.languages import grammar_for
+from completion.languages import grammar_for, path_comment
 
 __all__ = [
     "Snippet",
     "identifiers",
     "jaccard",
-    "path_comment",
     "render_block",
+    "snippet_comment",
     "source_order",
 ]
 
@@ -122,24 +122,15 @@ class Snippet:
         }
 
 
-# Comment syntax by grammar (file extension first: snippets come from disk).
-_HASH = frozenset({"python", "ruby", "bash", "yaml", "toml", "perl", "r", "elixir"})
-_DASH = frozenset({"lua", "sql", "haskell"})
-
-
 @functools.lru_cache(maxsize=4096)
-def path_comment(path: str, language_id: str = "") -> str:
-    """``path`` as a line comment in its file's own syntax (``# a.py``, ``// b.ts``)."""
-    grammar = grammar_for(None, path) or grammar_for(language_id, None) or ""
-    if grammar in _HASH:
-        return f"# {path}\n"
-    if grammar in _DASH:
-        return f"-- {path}\n"
-    if grammar in ("html", "markdown"):
-        return f"<!-- {path} -->\n"
-    if grammar in ("css", "scss"):
-        return f"/* {path} */\n"
-    return f"// {path}\n"
+def snippet_comment(path: str, language_id: str = "") -> str:
+    """``path`` as a line comment in its file's own syntax (``# a.py``, ``// b.ts``).
+
+    The grammar comes from the path first (snippets come from disk); a file
+    with no known comment syntax gets ``//``, so every snippet has a header.
+    """
+    grammar = grammar_for(None, path) or grammar_for(language_id, None)
+    return path_comment(path, grammar, language_id) or f"// {path}\n"
 
 
 def source_order(snippets: Iterable[Snippet], sources: Sequence[str]) -> list[Snippet]:
@@ -164,7 +155,7 @@ def render_block(snippets: Sequence[Snippet], separator: str | None = None) -> s
     if separator is not None:
         header = lambda snippet: separator.replace("{path}", snippet.path)  # noqa: E731
     else:
-        header = lambda snippet: path_comment(snippet.path, snippet.language_id)  # noqa: E731
+        header = lambda snippet: snippet_comment(snippet.path, snippet.language_id)  # noqa: E731
     parts: list[str] = []
     previous: Snippet | None = None
     for snippet in snippets:

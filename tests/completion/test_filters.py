@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from completion import filters
+from completion.brackets import brackets
 from completion.context import Context
+from completion.indentation import IndentStyle, detect_style
 
 
 def make_context(
@@ -228,7 +230,7 @@ def test_balance_ignores_brackets_in_strings_and_comments() -> None:
 
 
 def test_brackets_rust_lifetimes_are_not_strings() -> None:
-    found = filters.brackets("fn f<'a>(s: &'a str) -> char { '}' }", "rust")
+    found = brackets("fn f<'a>(s: &'a str) -> char { '}' }", "rust")
     assert "".join(char for _, char in found) == "(){}"
 
 
@@ -276,14 +278,14 @@ def test_indentation_width_rescaled() -> None:
 
 
 def test_detect_style() -> None:
-    assert filters.detect_style("a\n\tb\n\t\tc\n") == filters.IndentStyle(tabs=True, width=4)
-    assert filters.detect_style("a:\n  b:\n    c\n") == filters.IndentStyle(tabs=False, width=2)
+    assert detect_style("a\n\tb\n\t\tc\n") == IndentStyle(tabs=True, width=4)
+    assert detect_style("a:\n  b:\n    c\n") == IndentStyle(tabs=False, width=2)
     # Docstring and continuation steps do not count, only steps after openers.
     text = (
         'def f(x):\n    """Doc.\n\n      Example.\n    """\n    if x:\n        g(1,\n          2)\n'
     )
-    assert filters.detect_style(text) == filters.IndentStyle(tabs=False, width=4)
-    assert filters.detect_style("a\nb\n") is None
+    assert detect_style(text) == IndentStyle(tabs=False, width=4)
+    assert detect_style("a\nb\n") is None
 
 
 # --- trim_trailing_whitespace / drop_empty

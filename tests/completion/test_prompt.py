@@ -54,11 +54,6 @@ def test_extra_stop_sequences_are_appended_once() -> None:
     assert prompt.stop.count(DEEPSEEK_EOS) == 1 and prompt.stop[-1] == "\n\n"
 
 
-def test_file_path_header() -> None:
-    prompt = build_prompt(get_template("deepseek"), "x = 1", "", file_path="src/a.py")
-    assert prompt.prefix == "# src/a.py\nx = 1"
-
-
 def test_unknown_template_names_the_known_ones() -> None:
     with pytest.raises(UnknownTemplateError, match="deepseek"):
         get_template("gpt-j")
@@ -109,9 +104,8 @@ def test_only_the_cursor_line_moves_whatever_the_line_ending(newline: str) -> No
 
 
 def test_the_file_path_header_stays_at_the_head() -> None:
-    prompt = build_prompt(
-        get_template("deepseek"), "x = 1\ny = ", "\n", file_path="a.py", line_in_middle=True
-    )
+    prefix = "# a.py\nx = 1\ny = "
+    prompt = build_prompt(get_template("deepseek"), prefix, "\n", line_in_middle=True)
     assert prompt.text == "<｜fim▁begin｜># a.py\nx = 1\n<｜fim▁hole｜>\n<｜fim▁end｜>y = "
 
 

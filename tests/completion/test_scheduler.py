@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from completion.context import ContextOptions, Multiline
+from completion.context import ContextOptions
+from completion.decisions import Multiline
 from completion.document import Document
 from completion.pipeline import CompletionOptions, CompletionPipeline
 from completion.scheduler import Scheduler, SchedulerOptions, TypingPace, accepted_document
 from completion.stats import Stats
-from completion.syntax import sexp
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
+from tests.support.trees import sexp
 
 pytestmark = pytest.mark.slow
 TEXT = "def add(a, b):\n    return\n"

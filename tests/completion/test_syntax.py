@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from completion.document import Document
 from completion.languages import parser
-from completion.syntax import TREES, SyntaxTree, column_of, point_of, sexp
+from completion.syntax import TREES, SyntaxTree, column_of, point_of
+from tests.support.trees import sexp
 
 FRAGMENTS = {
     "python": [
@@ -198,9 +199,9 @@ def test_a_snapshot_shares_the_tree_instead_of_parsing() -> None:
 def test_tree_cache_misses_on_other_text() -> None:
     ts_parser = parser("python")
     assert ts_parser is not None
-    TREES.put("mem://other.py", "python", "x = 1\n", ts_parser.parse(b"x = 1\n"))
-    assert TREES.get("mem://other.py", "python", "x = 2\n") is None
-    assert TREES.get("mem://other.py", "python", "x = 1\n") is not None
+    TREES.put(("mem://other.py", "python"), "x = 1\n", ts_parser.parse(b"x = 1\n"))
+    assert TREES.get(("mem://other.py", "python"), "x = 2\n") is None
+    assert TREES.get(("mem://other.py", "python"), "x = 1\n") is not None
 
 
 @pytest.mark.parametrize(

@@ -29,11 +29,9 @@ from engines.openai_compat import (
     RemoteEngine,
     RemoteOptions,
     error_message,
-    keep_ratio,
-    overflow_numbers,
     server_root,
-    shrink_request,
 )
+from engines.overflow import keep_ratio, overflow_numbers, shrink_request
 from engines.presets import PRESETS
 from engines.registry import REMOTE_ENGINES, EngineSettings, create_engine
 from tests.conftest import tiny_examples

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from completion.context import Multiline
+from completion.decisions import Multiline
 from lsp.config import (
     Config,
     ConfigSources,

@@ -241,7 +241,6 @@ function M.sync(bufnr)
   return true
 end
 
----@param bufnr integer
 ---@param anchor table
 ---@param item table lsp.InlineCompletionItem
 ---@return dscoder.Suggestion?

@@ -65,6 +65,12 @@ def find_nvim() -> str | None:
 NVIM = find_nvim()
 
 
+# The tiny model's exact answers hold for one file alone: tests that keep
+# several buffers open (often the same text twice) turn cross-file context off,
+# or each buffer would be the next one's context.
+ONE_FILE_CONTEXT: dict[str, Any] = {"context": {"crossFile": {"enabled": False}}}
+
+
 def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout

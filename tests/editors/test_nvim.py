@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import fill_case, fill_cases
-from tests.editors.conftest import NVIM, PLUGIN, Editor, StartEditor, wait_for
+from tests.editors.conftest import NVIM, ONE_FILE_CONTEXT, PLUGIN, Editor, StartEditor, wait_for
 
 
 def case_id(case: dict[str, Any]) -> str:
@@ -59,7 +59,7 @@ def test_attaches_with_filetype_and_keymaps(start_editor: StartEditor) -> None:
 def test_typing_shows_the_expected_ghost_text(start_editor: StartEditor) -> None:
     # One editor for all cases (one file each): starting Neovim and the server per
     # case would cost more than the completions.
-    editor = start_editor()
+    editor = start_editor(init_options=ONE_FILE_CONTEXT)
     for number, case in enumerate(fill_cases()):
         type_to_hole(editor, case, name=f"case{number}")
         assert editor.wait_ghost(case["middle"]) == case["middle"], case_id(case)
@@ -162,7 +162,7 @@ def test_typing_something_else_drops_the_suggestion(start_editor: StartEditor) -
 def test_moving_the_cursor_or_leaving_insert_mode_clears_the_ghost_text(
     start_editor: StartEditor,
 ) -> None:
-    editor = start_editor()
+    editor = start_editor(init_options=ONE_FILE_CONTEXT)
     case = fill_case("mid-line")
     for number, key in enumerate(["<Left>", "<Up>", "<End>", "<Esc>"]):
         type_to_hole(editor, case, name=f"move{number}")

@@ -10,13 +10,13 @@ import os
 import signal
 
 from tests.conftest import fill_case
-from tests.editors.conftest import StartEditor, wait_for
+from tests.editors.conftest import ONE_FILE_CONTEXT, StartEditor, wait_for
 from tests.editors.test_nvim import type_to_hole
 from tests.support.processes import children_of
 
 
 def test_a_worker_crash_is_shown_and_completions_resume(start_editor: StartEditor) -> None:
-    editor = start_editor()
+    editor = start_editor(init_options=ONE_FILE_CONTEXT)
     case = fill_case("single-line")
     editor.open(case, "before")
     wait_for(lambda: editor.server_stats()["modelState"] == "ready", what="the model to load")

@@ -4,7 +4,8 @@
 install:
 	tools/install.sh
 
-test: lint typecheck pytest editors
+# editors first: it packages the .vsix that the real VS Code tests in pytest install.
+test: lint typecheck editors pytest
 
 lint:
 	.venv/bin/ruff check .

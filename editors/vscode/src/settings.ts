@@ -60,7 +60,7 @@ export function readSettings(get: SettingGetter): DscoderSettings {
     modelPath: text(get<unknown>("model.path", "")),
     modelName: text(get<unknown>("model.name", "")),
     maxTokens: whole(get<unknown>("maxTokens", null), null, 1),
-    debounceMs: whole(get<unknown>("debounceMs", 75), 75, 0),
+    debounceMs: whole(get<unknown>("debounceMs", 0), 0, 0),
   };
 }
 

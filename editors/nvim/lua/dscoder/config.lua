@@ -13,7 +13,7 @@ local M = {}
 
 ---@class dscoder.Options
 ---@field auto_trigger boolean Ask for suggestions while typing (otherwise only on `trigger`).
----@field debounce_ms integer Wait this long after the last keystroke before asking (0.11 renderer).
+---@field debounce_ms integer Extra wait after the last keystroke before asking (0.11 renderer); 0: none, the server debounces.
 ---@field renderer 'auto'|'builtin'|'plugin' `auto`: vim.lsp.inline_completion on 0.12+, else ours.
 ---@field disabled_filetypes string[] Filetypes that never get suggestions.
 ---@field keymaps dscoder.Keymaps
@@ -22,7 +22,7 @@ local M = {}
 ---@field restart boolean Restart the client after the server crashes (backoff 1, 2, 5, 10, 30 s).
 M.defaults = {
   auto_trigger = true,
-  debounce_ms = 75,
+  debounce_ms = 0,
   renderer = 'auto',
   disabled_filetypes = { 'help', 'gitcommit', 'gitrebase', 'TelescopePrompt' },
   keymaps = {

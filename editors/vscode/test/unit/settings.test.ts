@@ -25,7 +25,7 @@ describe("readSettings", () => {
     assert.equal(settings.serverPath, "dscoder-lsp");
     assert.deepEqual(settings.serverArgs, []);
     assert.equal(settings.maxTokens, null);
-    assert.equal(settings.debounceMs, 75);
+    assert.equal(settings.debounceMs, 0);
     assert.equal(settings.enableLanguages.markdown, false);
   });
 
@@ -42,7 +42,7 @@ describe("readSettings", () => {
     assert.equal(settings.serverPath, "dscoder-lsp");
     assert.deepEqual(settings.serverArgs, ["-v", "--log-file"]);
     assert.equal(settings.maxTokens, 1);
-    assert.equal(settings.debounceMs, 75);
+    assert.equal(settings.debounceMs, 0);
     assert.equal(settings.enableLanguages["*"], true);
   });
 });

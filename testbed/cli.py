@@ -26,7 +26,7 @@ from typing import Any
 from lsp.cli import add_common_flags
 from testbed import compare, humaneval, report
 from testbed.client import ServerSession, server_command
-from testbed.holes import KINDS, Hole, cut_holes
+from testbed.holes import ALL_KINDS, CROSS_FILE, KINDS, Hole, cut_holes
 from testbed.runner import RepoTester, Scorer, humaneval_scorer, run_holes
 from testbed.sandbox import Limits
 
@@ -133,7 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--kinds",
         metavar="K,K",
         default=",".join(KINDS),
-        help=f"hole kinds to cut (default {','.join(KINDS)})",
+        help=f"hole kinds to cut (default {','.join(KINDS)}; also {CROSS_FILE}: Python "
+        "lines using a name another workspace file defines)",
+    )
+    repo.add_argument(
+        "--cross-file",
+        action="store_true",
+        default=False,
+        help=f"only {CROSS_FILE} holes (the same as --kinds {CROSS_FILE}); run again with "
+        "--set context.crossFile.enabled=false for the figures without cross-file context",
     )
     repo.add_argument(
         "--test-command",
@@ -282,7 +290,9 @@ def run_repo(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise TestbedError(f"not a folder: {root}")
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
-    unknown = set(kinds) - set(KINDS)
+    if args.cross_file:
+        kinds = [CROSS_FILE]
+    unknown = set(kinds) - set(ALL_KINDS)
     if unknown:
         raise TestbedError(f"unknown hole kinds: {', '.join(sorted(unknown))}")
     include, exclude = args.include or [], args.exclude or []

@@ -10,6 +10,9 @@ grammars of ``completion.languages``, in four kinds:
   one of its syntax nodes; the hole runs to the end of the line.
 - ``block``: the body of a block spanning 2 to ``MAX_BLOCK_LINES`` lines.
 - ``arguments``: everything between the parentheses of a one-line call.
+- ``cross-file`` (asked for by name, not in the default mix): a ``line``
+  hole in a Python file whose true text uses a name another workspace file
+  defines (``testbed.crossfile``).
 
 Cutting is deterministic: files are sorted, candidates are enumerated in
 tree order, and a ``random.Random(seed)`` picks among them, taking the kinds
@@ -18,18 +21,20 @@ in turn so that each is represented.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import random
 import re
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from completion.languages import NON_CODE_GRAMMARS, grammar_for, parser
+from testbed.crossfile import CrossFileUse, Workspace
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KINDS = ("line", "rest-of-line", "block", "arguments")
+CROSS_FILE = "cross-file"
+ALL_KINDS = (*KINDS, CROSS_FILE)
 MAX_BLOCK_LINES = 12
 MIN_LINE_CHARS = 4
 MAX_FILE_BYTES = 200_000
@@ -309,10 +316,15 @@ def cut_holes(
     """``count`` holes from the files under ``root``, the same ones for the same seed."""
     files = list(code_files(root, include, exclude))
     pools: dict[str, list[tuple[int, Span]]] = {kind: [] for kind in kinds}
+    cross_uses = _cross_file_uses(root, files) if CROSS_FILE in pools else {}
     for index, source in enumerate(files):
+        uses = cross_uses.get(source.path, {})
+        line_rows = _row_finder(source.data) if uses else None
         for span in candidate_spans(source.data, source.grammar):
             if span.kind in pools:
                 pools[span.kind].append((index, span))
+            if span.kind == "line" and line_rows is not None and line_rows(span.start) in uses:
+                pools[CROSS_FILE].append((index, Span(CROSS_FILE, span.start, span.end)))
     rng = random.Random(seed)
     for pool in pools.values():
         rng.shuffle(pool)
@@ -327,8 +339,43 @@ def cut_holes(
             continue
         index, span = pool.pop()
         source = files[index]
-        holes.append(
-            hole_from_span(source.data, span, f"{len(holes):04d}", source.path, source.language_id)
+        hole = hole_from_span(
+            source.data, span, f"{len(holes):04d}", source.path, source.language_id
         )
+        if span.kind == CROSS_FILE:
+            use = cross_uses[source.path][hole.prefix.count("\n")]
+            hole.extra["crossFile"] = {
+                "name": use.name,
+                "definedIn": use.defined_in,
+                "definedLine": use.defined_line,
+            }
+        holes.append(hole)
         turn += 1
     return holes
+
+
+def _row_finder(data: bytes) -> Callable[[int], int]:
+    """Byte offset to 0-based row."""
+    starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+    return lambda offset: bisect.bisect_right(starts, offset) - 1
+
+
+def _cross_file_uses(root: Path, files: list[SourceFile]) -> dict[str, dict[int, CrossFileUse]]:
+    """Per Python file, the rows that use a name defined in another file of the workspace.
+
+    Definitions are looked up in every Python file under ``root``, not only the
+    selected ones: ``--include`` narrows where holes are cut, not the workspace.
+    """
+    python = {
+        source.path: source.data.decode("utf-8")
+        for source in code_files(root)
+        if source.grammar == "python"
+    }
+    package = root.resolve().name if (root / "__init__.py").is_file() else None
+    workspace = Workspace(python, package)
+    selected_python = [source.path for source in files if source.grammar == "python"]
+    return {
+        path: {use.row: use for use in workspace.uses(path)}
+        for path in selected_python
+        if path in workspace.trees
+    }

@@ -51,7 +51,7 @@ def base_record(hole: Hole) -> dict[str, Any]:
         "line": line + 1,
         "column": character + 1,
         "expected": hole.expected,
-    }
+    } | ({"crossFile": hole.extra["crossFile"]} if "crossFile" in hole.extra else {})
 
 
 async def complete_hole(

@@ -80,3 +80,32 @@ def test_repo_run_then_compare(source_tree: Path, any_model: Path, tmp_path: Pat
     done = run_testbed("compare", str(runs[0]), str(runs[1]))
     assert done.returncode == 0, done.stderr
     assert "4 holes in both runs" in done.stdout
+
+
+def test_cross_file_holes_run_with_context_on_and_off(any_model: Path, tmp_path: Path) -> None:
+    from tests.testbed.test_crossfile import WORKSPACE, write
+
+    workspace = write(tmp_path / "ws", WORKSPACE)
+    runs = {}
+    for name, flags in (("on", ()), ("off", ("--set", "context.crossFile.enabled=false"))):
+        out = tmp_path / name
+        done = run_testbed(
+            "repo", str(workspace), "--cross-file", "--holes", "3", "--seed", "1",
+            "--out", str(out), "--model", str(any_model), *MODEL_FLAGS, *flags,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        runs[name] = (read_holes(out), json.loads((out / "summary.json").read_text()))
+    on, off = runs["on"][0], runs["off"][0]
+    assert len(on) == 3 and all(h["kind"] == "cross-file" for h in on)
+    assert [(h["source"], h["line"], h["crossFile"]) for h in on] == [
+        (h["source"], h["line"], h["crossFile"]) for h in off
+    ]
+    assert all(h["error"] is None for h in on + off)
+    assert runs["on"][1]["config"]["context"]["crossFile"]["enabled"] is True
+    assert runs["off"][1]["config"]["context"]["crossFile"]["enabled"] is False
+
+
+def test_cross_file_flag_with_no_such_holes_is_a_clear_error(source_tree: Path) -> None:
+    done = run_testbed("repo", str(source_tree), "--cross-file", "--no-progress")
+    assert done.returncode == 1
+    assert "no holes to run" in done.stderr

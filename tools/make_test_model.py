@@ -96,6 +96,23 @@ def with_typed_regions(holes: list[Hole], rng: random.Random, share: float) -> l
     return [typed_region(h, rng.randint(1, 3)) if rng.random() < share else h for h in holes]
 
 
+def training_texts(holes: list[Hole], rng: random.Random, share: float) -> list[tuple[str, str]]:
+    """(prompt, answer) pairs, about ``share`` of them in the typed region's form.
+
+    The region's typed text is tokenized as part of the prompt, as the server
+    sends it: typed text that ends in indentation tokenizes differently on its
+    own ("\n    ") than followed by the rest of the middle ("\n   " + " level").
+    """
+    pairs: list[tuple[str, str]] = []
+    for hole, region in zip(holes, with_typed_regions(holes, rng, share), strict=True):
+        if region is hole:
+            pairs.append((prompt_of(hole), hole.middle))
+        else:
+            typed = hole.prefix[len(region.prefix):]
+            pairs.append((prompt_of(region) + typed, hole.middle))
+    return pairs
+
+
 def python_holes(rng: random.Random) -> list[Hole]:
     verb = rng.choice(list(OPS))
     op = OPS[verb]
@@ -279,12 +296,12 @@ def train(model, tokenizer, shape: Shape, steps: int, seed: int) -> float:  # ty
     batch_size = 32
     started = time.perf_counter()
     for step in range(steps):
-        holes = with_typed_regions(make_holes(rng.randrange(10**9), batch_size), regions, 0.25)
+        pairs = training_texts(make_holes(rng.randrange(10**9), batch_size), regions, 0.25)
         rows: list[list[int]] = []
         masks: list[list[int]] = []
-        for hole in holes:
-            prompt = [bos, *tokenizer.encode(prompt_of(hole)).ids]
-            answer = tokenizer.encode(hole.middle + DEEPSEEK_EOS).ids
+        for prompt_text, middle in pairs:
+            prompt = [bos, *tokenizer.encode(prompt_text).ids]
+            answer = tokenizer.encode(middle + DEEPSEEK_EOS).ids
             ids = (prompt + answer)[: shape.context]
             rows.append(ids)
             # Weight the middle most: it is what the tests check.

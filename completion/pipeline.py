@@ -164,6 +164,8 @@ class CompletionPipeline:
         self.counter = TokenEstimator()
         self.workspace_uri = ""
         """Salts each document's session key (remote engines keep a key on one replica)."""
+        self.on_served: Callable[[str], None] | None = None
+        """Told the replica that answered each finished generation (remote engines)."""
         self._budgets: dict[tuple[int, str, int, bool], ContextOptions] = {}
         self.cross_file: CrossFileProvider | None = None
         """Where cross-file snippets come from (the service's provider); None: none."""
@@ -505,6 +507,8 @@ class CompletionPipeline:
                 prompt_tokens_total=usage.prompt_tokens_total,
                 generated_tokens=usage.generated_tokens,
             )
+        if usage.endpoint and self.on_served is not None:
+            self.on_served(usage.endpoint)
         return cutter.text, usage
 
 

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from completion.alternatives import collect_alternatives
@@ -39,6 +39,7 @@ from engines.base import (
     ModelLoadError,
     ReportsHealth,
 )
+from engines.fleet import ReportsEndpoints
 from engines.registry import EngineSettings, create_engine
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class EngineStatus:
     model: str
     message: str = ""
     load_seconds: float = 0.0
+    endpoint: str = ""
+    """The replica that served the last request ("" before one, or for a local engine)."""
+    endpoint_count: int = 0
+    """How many endpoints the engine has (0 for a local engine)."""
 
 
 StatusListener = Callable[[EngineStatus], None]
@@ -84,6 +89,8 @@ class CompletionService:
         self.stats = stats or Stats()
         self.scheduler = Scheduler(scheduler_options or SchedulerOptions(), self.stats)
         self.on_status = on_status
+        self.on_endpoint: StatusListener | None = None
+        """Told (with the current status) when the replica serving requests changes."""
         self._engine: Engine | None = None
         self._load_task: asyncio.Task[ModelInfo] | None = None
         self._retry_task: asyncio.Task[None] | None = None
@@ -105,6 +112,11 @@ class CompletionService:
         return self._engine
 
     def _set_status(self, status: EngineStatus) -> None:
+        status = replace(
+            status, endpoint=self.status.endpoint, endpoint_count=self.status.endpoint_count
+        )
+        if status.state is EngineState.LOADING:  # a new engine has served nothing yet
+            status = replace(status, endpoint="", endpoint_count=0)
         self.status = status
         if self.on_status is not None:
             try:
@@ -157,6 +169,25 @@ class CompletionService:
             self._set_status(EngineStatus(state, name, label, health.message))
 
         return on_health
+
+    def _served_by(self, endpoint: str) -> None:
+        """The pipeline's report of the replica that answered; tells ``on_endpoint`` of a change.
+
+        A plain string compare per request: editors follow the replica from
+        this push, not by polling ``dscoder/stats``.
+        """
+        if not endpoint or endpoint == self.status.endpoint:
+            return
+        engine = self._engine
+        count = (
+            len(engine.fleet_stats()["endpoints"]) if isinstance(engine, ReportsEndpoints) else 1
+        )
+        self.status = replace(self.status, endpoint=endpoint, endpoint_count=count)
+        if self.on_endpoint is not None:
+            try:
+                self.on_endpoint(self.status)
+            except Exception:
+                log.exception("endpoint listener failed")
 
     def _failed(self, error: EngineError) -> None:
         """Report the failure once (the listener dedupes) and schedule a rebuild."""
@@ -286,6 +317,7 @@ class CompletionService:
         fresh = CompletionPipeline(engine, self.options, self.stats)
         fresh.workspace_uri = self.workspace_uri
         fresh.cross_file = self.cross_file
+        fresh.on_served = self._served_by
         if pipeline is not None and pipeline.engine is engine:
             fresh.counter = pipeline.counter  # same tokenizer, new options
         self._pipeline = fresh

@@ -172,6 +172,7 @@ class DscoderServer(LanguageServer):
             on_status=self._on_engine_status,
             scheduler_options=self.config.scheduler,
         )
+        self.service.on_endpoint = self._on_endpoint_change
         self.service.cross_file.documents = self.documents
         self.service.cross_file.max_document_bytes = self.config.max_document_bytes
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -323,17 +324,26 @@ class DscoderServer(LanguageServer):
             types.MessageType.Warning,
         )
 
-    def _on_engine_status(self, status: EngineStatus) -> None:
+    def _notify_status(self, status: EngineStatus) -> None:
         params = {
             "state": status.state.value,
             "engine": status.engine,
             "model": status.model,
             "message": status.message,
+            "endpoint": redact(status.endpoint) if status.endpoint else None,
+            "endpointCount": status.endpoint_count,
         }
         try:
             self.protocol.notify("dscoder/status", params)
         except Exception:  # no client connected yet (headless use)
             log.debug("could not send dscoder/status", exc_info=True)
+
+    def _on_endpoint_change(self, status: EngineStatus) -> None:
+        """The replica serving requests changed: only the notification, no popups or progress."""
+        self._notify_status(status)
+
+    def _on_engine_status(self, status: EngineStatus) -> None:
+        self._notify_status(status)
         for listener in self.status_listeners:
             try:
                 listener(status)

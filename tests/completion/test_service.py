@@ -51,3 +51,23 @@ async def test_the_token_estimate_learned_once_serves_later_requests(
     )
     renewed = service.pipeline_for(engine)
     assert renewed is not pipeline and renewed.counter is pipeline.counter
+
+
+async def test_the_serving_replica_is_told_once_per_change_and_forgotten_by_a_new_engine(
+    service: CompletionService,
+) -> None:
+    told: list[str] = []
+    service.on_endpoint = lambda status: told.append(status.endpoint)
+    engine = await service.ready_engine()
+    pipeline = service.pipeline_for(engine)
+    assert pipeline.on_served is not None
+    # What the pipeline reports after each remote generation (the local engine names none).
+    for endpoint in ("http://a:1/v1", "http://a:1/v1", "http://b:2/v1", "http://a:1/v1"):
+        pipeline.on_served(endpoint)
+    assert told == ["http://a:1/v1", "http://b:2/v1", "http://a:1/v1"]
+    assert service.status.endpoint == "http://a:1/v1" and service.status.state == "ready"
+    await service.reconfigure(
+        service.options, dataclasses.replace(service.engine_settings, threads=1)
+    )
+    await service.ready_engine()
+    assert service.status.endpoint == "" and service.status.endpoint_count == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,65 @@ async def test_stats_name_the_replica_that_served_the_document(
     assert stats["lastEndpoint"] == owner
     served = {e["url"]: e["requests"] for e in stats["endpoints"]}
     assert served[owner] >= 1 and sum(served.values()) == served[owner]
+
+
+async def test_the_status_notification_names_the_replica_when_it_changes(
+    start_server: StartServer, replicas: list[ServerProcess]
+) -> None:
+    urls = [server.url + "/v1" for server in replicas]
+    client = await start_server(
+        options={
+            "engine": {"name": "openai", "endpoints": urls},
+            "model": {"name": TINY_NAME},
+            "template": "plain",
+        }
+    )
+    named: list[Any] = []
+    arrived = asyncio.Event()
+
+    @client.feature("dscoder/status")
+    def on_status(params: Any) -> None:
+        if plain(params).get("endpoint"):
+            named.append(plain(params))
+            arrived.set()
+
+    workspace = Path.cwd().as_uri()
+    owned: dict[str, list[str]] = {url: [] for url in urls}
+    for n in range(100):
+        uri = f"{workspace}/replica_doc_{n}.py"
+        owned[rendezvous_order(session_key(workspace, uri), urls)[0]].append(uri)
+    assert all(len(uris) >= 2 for uris in owned.values())
+    text = "def add(a, b):\n    return"
+
+    async def complete(uri: str) -> str:
+        result = plain(
+            await client.protocol.send_request_async(
+                "dscoder/complete",
+                {"textDocument": {"uri": uri}, "position": {"line": 1, "character": 10}},
+            )
+        )
+        return str(result["usage"]["endpoint"])
+
+    async def next_named() -> Any:
+        async with asyncio.timeout(10):
+            await arrived.wait()
+        arrived.clear()
+        return named[-1]
+
+    (first, again), (second, _) = owned[urls[0]][:2], owned[urls[1]][:2]
+    for uri in (first, again, second):
+        open_document(client, uri, text)
+
+    assert await complete(first) == urls[0]
+    status = await next_named()
+    assert status["endpoint"] == urls[0] and status["endpointCount"] == 2
+    assert status["state"] == "ready" and status["engine"] == "openai"
+
+    # Another document on the same replica: no push (one would precede the answer).
+    assert await complete(again) == urls[0]
+    assert len(named) == 1
+
+    assert await complete(second) == urls[1]
+    status = await next_named()
+    assert status["endpoint"] == urls[1] and status["endpointCount"] == 2
+    assert len(named) == 2

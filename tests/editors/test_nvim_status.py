@@ -2,7 +2,8 @@
 
 A real headless Neovim against the real server: the one-time notification
 when the binary is missing or the engine failed, :checkhealth turning red,
-the statusline fed by dscoder/status and $/progress, and the shipped help tags.
+the statusline fed by dscoder/status and $/progress (naming the replica when
+there are several), and the shipped help tags.
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import smollm2_path
 from tests.editors.conftest import NVIM, PLUGIN, SERVER, Editor, StartEditor, wait_for
 from tests.support.processes import children_of
+from tests.support.servers import (
+    TINY_NAME,
+    ServerProcess,
+    llama_cpp_python_server,
+    llama_cpp_server_available,
+)
 
 RECORD_NOTIFY = (
     "_G.told = {} vim.notify = function(message, level)"
@@ -98,6 +107,50 @@ def test_statusline_follows_status_and_progress(start_editor: StartEditor) -> No
     assert statusline(editor) == "dscoder: loading 40%"
     edit(editor, ".env", "TOKEN=abc\n")
     wait_for(lambda: statusline(editor) == "dscoder: excluded", what="the excluded notice")
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    if not llama_cpp_server_available():
+        pytest.skip("llama-cpp-python's server extras are not installed")
+    servers = [llama_cpp_python_server(tmp_path, smollm2_path()) for _ in range(2)]
+    try:
+        for server in servers:
+            server.start(120)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.mark.slow
+def test_the_statusline_names_the_replica_that_served_the_last_request(
+    start_editor: StartEditor, replicas: list[ServerProcess]
+) -> None:
+    urls = [server.url + "/v1" for server in replicas]
+    init_options = {
+        "engine": {"name": "openai", "endpoints": urls},
+        "model": {"name": TINY_NAME},
+        "template": "plain",
+    }
+    editor = start_editor(
+        {"server": {"cmd": [str(SERVER), "--stdio"], "init_options": init_options}}
+    )
+    edit(editor, "one.py", "def add(a, b):\n    return")
+    wait_for(lambda: statusline(editor) == "dscoder: ready", what="the engine to be ready")
+    served = editor.lua(
+        "local c = vim.lsp.get_clients({ name = 'dscoder' })[1]"
+        " local at = { textDocument = { uri = vim.uri_from_bufnr(0) },"
+        " position = { line = 1, character = 10 } }"
+        " local r = c:request_sync('dscoder/complete', at, 60000, 0)"
+        " return r and r.result and r.result.usage.endpoint"
+    )
+    assert served in urls
+    replica = served.split("://", 1)[1].split("/", 1)[0]  # host:port
+    # Pushed by the server (dscoder/status), not asked for.
+    wait_for(lambda: statusline(editor) == f"dscoder: ready @ {replica}", what="the replica's name")
+    line = str(editor.lua("return require('dscoder').status_line()"))
+    assert line.endswith(f"| replica {replica} of 2"), line
 
 
 def test_a_server_crash_is_told_and_the_client_restarts(start_editor: StartEditor) -> None:

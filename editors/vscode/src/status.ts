@@ -7,7 +7,8 @@
  * (pointing to `dscoder-lsp doctor`), and excluded for an excluded active
  * document. The server's `$/progress` for the load is shown by
  * vscode-languageclient itself (VS Code's window progress), so it is not
- * repeated here. `renderStatus`
+ * repeated here. With remote replicas the tooltip names the one that served
+ * the last request, pushed by the server only when it changes. `renderStatus`
  * turns it into text and tooltip. No `vscode` import, so it is unit-tested
  * directly; the extension copies the result onto a `StatusBarItem`.
  */
@@ -26,6 +27,10 @@ export interface StatusModel {
   cancelled: number;
   /** Why the active document is excluded (a per-document `dscoder/status`), or null. */
   excluded: string | null;
+  /** The replica that served the last request (remote engines), or null. */
+  endpoint: string | null;
+  /** How many endpoints the engine has (0: unknown or local). */
+  endpointCount: number;
 }
 
 export function initialStatus(): StatusModel {
@@ -40,6 +45,8 @@ export function initialStatus(): StatusModel {
     requests: 0,
     cancelled: 0,
     excluded: null,
+    endpoint: null,
+    endpointCount: 0,
   };
 }
 
@@ -49,6 +56,9 @@ export interface StatusNotification {
   model?: unknown;
   engine?: unknown;
   message?: unknown;
+  /** The replica that served the last request; null: none yet (a new engine). */
+  endpoint?: unknown;
+  endpointCount?: unknown;
   /** A per-document notice: `{uri, excluded: true, reason}` (no `state`). */
   uri?: unknown;
   excluded?: unknown;
@@ -92,6 +102,9 @@ export function applyStatusNotification(
     model: str(params.model) || status.model,
     engine: str(params.engine) || status.engine,
     message: str(params.message) ?? status.message,
+    // Absent (an older server): keep what is known; null: a new engine served nothing yet.
+    endpoint: "endpoint" in params ? (str(params.endpoint) ?? null) : status.endpoint,
+    endpointCount: num(params.endpointCount) ?? status.endpointCount,
   };
 }
 
@@ -108,6 +121,8 @@ export function applyStats(status: StatusModel, stats: Record<string, unknown>):
     lastLatencyMs: latency !== undefined && latency > 0 ? latency : status.lastLatencyMs,
     requests: num(stats.requests) ?? status.requests,
     cancelled: num(stats.cancelled) ?? status.cancelled,
+    endpoint: str(stats.lastEndpoint) ?? status.endpoint,
+    endpointCount: Array.isArray(stats.endpoints) ? stats.endpoints.length : status.endpointCount,
   };
 }
 
@@ -116,6 +131,15 @@ export interface RenderedStatus {
   tooltip: string;
   /** `error` and `warning` map to the status bar's background colours. */
   severity: "normal" | "warning" | "error";
+}
+
+/** `host:port` of an endpoint URL (the part that tells replicas apart), else the URL. */
+export function replicaLabel(endpoint: string): string {
+  try {
+    return new URL(endpoint).host || endpoint;
+  } catch {
+    return endpoint;
+  }
 }
 
 function shortModel(model: string): string {
@@ -129,6 +153,10 @@ export function renderStatus(status: StatusModel): RenderedStatus {
   const lines = [`dscoder-lsp: ${status.state}`];
   if (model) lines.push(`Model: ${model}${status.engine ? ` (${status.engine})` : ""}`);
   if (latency) lines.push(`Last latency: ${latency}`);
+  if (status.endpoint) {
+    const of = status.endpointCount > 1 ? ` (one of ${status.endpointCount} replicas)` : "";
+    lines.push(`Served by: ${replicaLabel(status.endpoint)}${of}`);
+  }
   if (status.message && status.state !== "ready") lines.push(status.message);
   if (status.state === "failed") lines.push("Run `dscoder-lsp doctor` in a terminal to see why");
   if (status.excluded) lines.push(`This file gets no suggestions: ${status.excluded}`);

@@ -315,7 +315,8 @@ end
 
 --- A statusline component, fed by dscoder/status and $/progress (it never
 --- asks the server): "dscoder: ready", "dscoder: loading 40%", "dscoder: failed",
---- "dscoder: excluded" for an excluded buffer; "" before the client starts.
+--- "dscoder: excluded" for an excluded buffer; "" before the client starts;
+--- "dscoder: ready @ host:port" names the replica when there are several.
 ---@param bufnr? integer
 ---@return string
 function M.statusline(bufnr)
@@ -368,7 +369,7 @@ function M.status_line(bufnr)
   if reason then
     switches = switches .. ', excluded (' .. reason .. ')'
   end
-  return ('dscoder: %s | model %s (%s) | engine %s | last latency %s | requests %s, cancelled %s'):format(
+  local line = ('dscoder: %s | model %s (%s) | engine %s | last latency %s | requests %s, cancelled %s'):format(
     switches,
     server.model or '?',
     server.modelState or '?',
@@ -377,6 +378,12 @@ function M.status_line(bufnr)
     tostring(server.requests or '?'),
     tostring(stats.client.cancelled)
   )
+  local endpoints = type(server.endpoints) == 'table' and #server.endpoints or 0
+  if endpoints > 1 and type(server.lastEndpoint) == 'string' then
+    local replica = require('dscoder.state').replica_label(server.lastEndpoint)
+    line = ('%s | replica %s of %d'):format(line, replica, endpoints)
+  end
+  return line
 end
 
 return M

@@ -11,8 +11,10 @@ local uv = vim.uv or vim.loop
 --- The engine as last reported: state ('idle', 'loading', 'ready',
 --- 'restarting', 'failed', or 'crashed'/'missing' from the client side),
 --- message, when that state began (uv.now() ms), and the load percentage.
----@type { state: string?, message: string?, since: integer, percentage: integer? }
-M.engine = { state = nil, message = nil, since = 0, percentage = nil }
+--- `endpoint` is the replica that served the last request and `endpoint_count`
+--- how many the engine has (remote engines; the server pushes them on change).
+---@type { state: string?, message: string?, since: integer, percentage: integer?, endpoint: string?, endpoint_count: integer }
+M.engine = { state = nil, message = nil, since = 0, percentage = nil, endpoint = nil, endpoint_count = 0 }
 
 ---@type table<string, string> why the server excludes a buffer, by URI
 M.excluded = {}
@@ -67,6 +69,11 @@ function M.on_status(params)
     return
   end
   local message = params.message ~= vim.NIL and params.message or nil
+  if type(params.endpointCount) == 'number' then
+    -- Sent by servers that know replicas; a null endpoint: a new engine served nothing yet.
+    M.engine.endpoint = type(params.endpoint) == 'string' and params.endpoint or nil
+    M.engine.endpoint_count = params.endpointCount
+  end
   set(params.state, message)
   if params.state == 'failed' then
     M.tell('failed', 'the engine failed: ' .. tostring(message or 'no reason given'))
@@ -166,8 +173,29 @@ function M.stuck()
   return nil
 end
 
+--- `host:port` of an endpoint URL (what tells replicas apart), else the URL.
+---@param url string
+---@return string
+function M.replica_label(url)
+  local authority = url:match('^%a[%w+.-]*://([^/?#]+)')
+  if not authority then
+    return url
+  end
+  return (authority:gsub('^.*@', ''))
+end
+
+--- The replica that served the last request when there is more than one, else nil.
+---@return string?
+function M.replica()
+  if M.engine.endpoint and M.engine.endpoint_count > 1 then
+    return M.replica_label(M.engine.endpoint)
+  end
+  return nil
+end
+
 --- The statusline text for buffer `bufnr`: "dscoder: ready", "dscoder: loading 40%",
 --- "dscoder: failed", "dscoder: excluded", ...; "" when there is nothing to say.
+--- With several replicas, "dscoder: ready @ 10.0.0.7:8001" names the last one used.
 ---@param bufnr? integer
 ---@return string
 function M.statusline(bufnr)
@@ -182,7 +210,8 @@ function M.statusline(bufnr)
   if state == 'loading' and M.engine.percentage then
     return ('dscoder: loading %d%%'):format(M.engine.percentage)
   end
-  return 'dscoder: ' .. state
+  local replica = state == 'ready' and M.replica() or nil
+  return 'dscoder: ' .. state .. (replica and (' @ ' .. replica) or '')
 end
 
 return M

@@ -7,9 +7,50 @@ import {
   excludedNotice,
   initialStatus,
   renderStatus,
+  replicaLabel,
 } from "../../src/status";
 
 describe("status model", () => {
+  it("names the replica that served the last request in the tooltip", () => {
+    let status = applyStatusNotification(initialStatus(), {
+      state: "ready",
+      model: "smollm2",
+      engine: "openai",
+      message: "",
+      endpoint: null,
+      endpointCount: 0,
+    });
+    assert.doesNotMatch(renderStatus(status).tooltip, /Served by/);
+    status = applyStatusNotification(status, {
+      state: "ready",
+      model: "smollm2",
+      engine: "openai",
+      message: "",
+      endpoint: "http://10.0.0.7:8001/v1",
+      endpointCount: 2,
+    });
+    const rendered = renderStatus(status);
+    assert.match(rendered.tooltip, /^Served by: 10\.0\.0\.7:8001 \(one of 2 replicas\)$/m);
+    assert.equal(rendered.text, "$(sparkle) smollm2");
+    // A state change without the field (an older server) keeps it; a new engine clears it.
+    status = applyStatusNotification(status, { state: "ready", model: "smollm2" });
+    assert.equal(status.endpoint, "http://10.0.0.7:8001/v1");
+    status = applyStatusNotification(status, { state: "loading", endpoint: null, endpointCount: 0 });
+    assert.equal(status.endpoint, null);
+    assert.doesNotMatch(renderStatus(status).tooltip, /Served by/);
+  });
+
+  it("labels a replica by host and port, and one endpoint without a count", () => {
+    assert.equal(replicaLabel("https://gpu-2.example:8443/v1"), "gpu-2.example:8443");
+    assert.equal(replicaLabel("not a url"), "not a url");
+    const status = applyStats(initialStatus(), {
+      modelState: "ready",
+      lastEndpoint: "http://127.0.0.1:8000/v1",
+      endpoints: [{ url: "http://127.0.0.1:8000/v1" }],
+    });
+    assert.match(renderStatus(status).tooltip, /^Served by: 127\.0\.0\.1:8000$/m);
+  });
+
   it("follows dscoder/status notifications", () => {
     let status = applyStatusNotification(initialStatus(), {
       state: "loading",

@@ -116,11 +116,11 @@ class Workbench:
     state_home: Path
     settings: dict[str, Any]
 
-    def write_settings(self, **changes: Any) -> None:
-        """Rewrite the user settings; VS Code watches the file and tells the extension."""
-        self.settings.update(changes)
-        path = self.user_data / "User" / "settings.json"
-        path.write_text(json.dumps(self.settings, indent=2))
+    def write_workspace_settings(self, settings: dict[str, Any]) -> None:
+        """Write the folder's .vscode/settings.json, which VS Code watches and applies."""
+        path = self.workspace / ".vscode" / "settings.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(settings, indent=2))
 
 
 @pytest.fixture(scope="module")
@@ -457,7 +457,12 @@ def test_the_status_item_shows_loading_failed_and_ready(
     args = workbench.settings["dscoder.server.args"]
     missing = tmp_path / "no-such-model.gguf"
     try:
-        workbench.write_settings(**{"dscoder.server.args": [*args, "--model", str(missing)]})
+        workbench.write_workspace_settings(
+            {
+                "dscoder.server.args": [*args, "--model", str(missing)],
+                "dscoder.model.path": str(missing),
+            }
+        )
         wait_status(page, "error")
         page.screenshot(path=str(tmp_path / "failed.png"))
         tooltip = page.locator(".statusbar-item[id$='dscoder.status']").first.get_attribute(
@@ -466,7 +471,7 @@ def test_the_status_item_shows_loading_failed_and_ready(
         assert tooltip and "failed" in tooltip
         assert status_seen(page)[-1] == "codicon-error"
     finally:
-        workbench.write_settings(**{"dscoder.server.args": args})
+        workbench.write_workspace_settings({})  # back to the user settings
     wait_status(page, "sparkle")
     page.screenshot(path=str(tmp_path / "ready.png"))
     seen = status_seen(page)

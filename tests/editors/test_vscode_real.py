@@ -5,10 +5,13 @@ browser; Playwright drives Debian's Chromium (never a downloaded one) against
 it, offline. The extension is the unmodified ``.vsix`` that editors/vscode/ci.sh
 packages; the server is this checkout's dscoder-lsp on the test model.
 
-What is checked is what a user sees and gets: the status item, ghost text
-(``.ghost-text-decoration``) while typing and on the contributed Alt+\\, Tab
-accepting it, and the file on disk after saving. Each test saves screenshots
-under its own output folder (pytest's tmp_path).
+What is checked is what a user sees and gets: the status item (ready,
+loading, failed, restarting), ghost text (``.ghost-text-decoration``) while
+typing and on the contributed Alt+\\, Tab and the word and line accepts,
+cycling the alternatives with Alt+] and Alt+[, Tab with the suggest widget
+open, a SIGKILLed llama.cpp worker coming back, and the file on disk after
+saving. Each test saves screenshots under its own output folder (pytest's
+tmp_path).
 
 Missing pieces skip with the reason: npm, Debian's chromium, Playwright
 (``pip install playwright``), the .vsix (run editors/vscode/ci.sh), or a
@@ -378,6 +381,10 @@ def explicit_ghost(page: Any, workbench: Workbench, name: str) -> tuple[dict[str
     go_to(page, case["prefix"])
     page.keyboard.press("Alt+Backslash")
     page.wait_for_selector(GHOST, timeout=60_000)
+    # The whole suggestion drawn (the cursor's line, then the lines below it) before any key.
+    first, rest = case["middle"].split("\n", 1)
+    wait_ghost_is(page, first, INLINE_GHOST)
+    wait_ghost_is(page, "".join(rest.split("\n")), ".ghost-text")
     return case, path
 
 
@@ -515,6 +522,7 @@ def test_a_killed_worker_restarts_and_the_next_suggestion_comes(
     wait_status(page, "sparkle")
     (server,) = server_pids(workbench.state_home)
     (worker,) = children_of(server)
+    page.evaluate(RECORD_STATUS)
 
     os.kill(worker, signal.SIGKILL)
     assert wait_for_exit(worker, timeout=10)
@@ -522,7 +530,12 @@ def test_a_killed_worker_restarts_and_the_next_suggestion_comes(
     while children_of(server) in ([], [worker]) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert children_of(server) not in ([], [worker]), "no new worker"
-    wait_status(page, "sparkle")
+    # The status item says so (restarting), then ready once the new worker has the model.
+    page.wait_for_function(
+        "() => window.dscoderStatus.includes('codicon-sync')"
+        " && window.dscoderStatus.at(-1) === 'codicon-sparkle'",
+        timeout=60_000,
+    )
     page.screenshot(path=str(tmp_path / "restarted.png"))
 
     go_to(page, case["prefix"][:-1])

@@ -70,6 +70,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# httpcore's words for a connection closed before any response byte came back.
+_STALE_KEEPALIVE = "without sending a response"
+
 
 class AuthenticationError(EngineError):
     """The server rejected the API key (HTTP 401 or 403)."""
@@ -707,6 +710,12 @@ class RemoteEngine:
                     failure = error
                     self.fleet.failed(endpoint, f"cannot connect: {str(error) or type(error)}")
                 except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+                    if _STALE_KEEPALIVE in str(error) and not last:
+                        # A pooled keep-alive connection the server had closed
+                        # while idle: the request never reached it. Once more,
+                        # on a fresh connection (as browsers do).
+                        failure = error
+                        continue
                     self.fleet.failed(endpoint, f"dropped the connection: {error}")
                     if resendable and not last:
                         failure = error

@@ -11,14 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(fraction * (len(ordered) - 1))))
-    return ordered[rank]
+from engines.fleet import percentile
 
 
 @dataclass

@@ -118,3 +118,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if uses_vllm:
         others = [item for item in items if "vllm" not in getattr(item, "fixturenames", ())]
         items[:] = others + uses_vllm
+
+
+# Fixtures shared by several test packages.
+from tests.support.servers import replicas  # noqa: E402, F401

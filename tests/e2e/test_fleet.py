@@ -9,7 +9,6 @@ waits on a sleep: readiness and health are polled with bounded timeouts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +18,15 @@ from engines.base import GenerationRequest, GenerationUsage
 from engines.fleet import Endpoint, rendezvous_order, session_key
 from engines.openai_compat import RemoteEngine, RemoteOptions
 from engines.presets import PRESETS
-from tests.conftest import smollm2_path
 from tests.e2e.conftest import StartServer, open_document, plain
 from tests.support.servers import (
     TINY_NAME,
     ServerProcess,
-    llama_cpp_python_server,
-    llama_cpp_server_available,
 )
 
 pytestmark = pytest.mark.slow
 
 WORKSPACE = "file:///work/shop"
-
-
-@pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    if not llama_cpp_server_available():
-        pytest.skip("llama-cpp-python's server extras are not installed")
-    servers = [llama_cpp_python_server(tmp_path, smollm2_path()) for _ in range(2)]
-    try:
-        for server in servers:
-            server.start(120)
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def fleet_engine(servers: list[ServerProcess]) -> RemoteEngine:

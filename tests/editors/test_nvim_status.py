@@ -21,6 +21,7 @@ from tests.conftest import smollm2_path
 from tests.editors.conftest import NVIM, PLUGIN, SERVER, Editor, StartEditor, wait_for
 from tests.support.processes import children_of
 from tests.support.servers import (
+    replicas,
     TINY_NAME,
     ServerProcess,
     llama_cpp_python_server,
@@ -107,20 +108,6 @@ def test_statusline_follows_status_and_progress(start_editor: StartEditor) -> No
     assert statusline(editor) == "dscoder: loading 40%"
     edit(editor, ".env", "TOKEN=abc\n")
     wait_for(lambda: statusline(editor) == "dscoder: excluded", what="the excluded notice")
-
-
-@pytest.fixture
-def replicas(tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    if not llama_cpp_server_available():
-        pytest.skip("llama-cpp-python's server extras are not installed")
-    servers = [llama_cpp_python_server(tmp_path, smollm2_path()) for _ in range(2)]
-    try:
-        for server in servers:
-            server.start(120)
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
 
 
 @pytest.mark.slow

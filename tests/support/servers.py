@@ -15,11 +15,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("DSCODER_CACHE", Path.home() / ".cache" / "dscoder-lsp"))
@@ -242,3 +243,20 @@ def llama_server(log_dir: Path, model: Path = TINY_GGUF) -> ServerProcess:
         str(port),
     ]
     return ServerProcess("llama-server", command, port, log_dir / f"llama-server-{port}.log")
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[list[ServerProcess]]:
+    """Two real ``llama_cpp.server`` replicas serving SmolLM2, stopped after the test."""
+    from tests.conftest import smollm2_path
+
+    if not llama_cpp_server_available():
+        pytest.skip("llama-cpp-python's server extras are not installed")
+    servers = [llama_cpp_python_server(tmp_path, smollm2_path()) for _ in range(2)]
+    try:
+        for server in servers:
+            server.start(120)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

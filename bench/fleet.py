@@ -242,7 +242,7 @@ class KillResult:
     moved_served_s: float = float("nan")
     served_again_s: float = float("nan")
     cold_prompt: tuple[int, float] = (0, 0.0)
-    """The survivors' largest prompt evaluation after the kill: tokens, ms."""
+    """The survivors' slowest prompt evaluation after the kill: tokens, ms."""
     restart_s: float = 0.0
     ready_to_healthy_s: float = float("nan")
     ready_to_used_s: float = float("nan")
@@ -298,35 +298,43 @@ async def run_kill(
                 now = time.monotonic()
                 if killed_at is not None and editor.uri not in served_after_kill:
                     served_after_kill[editor.uri] = now
-                    if started > killed_at:
-                        resent[editor.uri] = (started, answer.first_piece)
+                if killed_at is not None and started > killed_at and editor.uri not in resent:
+                    resent[editor.uri] = (started, answer.first_piece)
                 if answer.usage.endpoint == victim_url and ready_at is not None:
                     victim_starts.append(started)
                     if back_at is None:
                         back_at = now
                     if all(engines[e.uri].fleet.owner(e.key).url == victim_url for e in victims):
                         stop.set()
-            gone = killed_at is not None and not victim_of(engine).healthy
-            if gone and editor.uri not in ejected:
-                ejected[editor.uri] = time.monotonic()
             keystroke += 1
             if result.requests >= args.editors * 3:
                 enough.set()
             await asyncio.sleep(args.pause)  # the editor's typing pause
 
+    async def watch_ejection(editor: Editor) -> None:
+        engine = engines[editor.uri]
+        endpoint = victim_of(engine)
+        while endpoint.healthy:
+            await engine.fleet.changed.wait()
+        ejected[editor.uri] = time.monotonic()
+
     tasks = [asyncio.create_task(type_through(e)) for e in typists]
+    watchers: list[asyncio.Task[None]] = []
     victim = servers[victim_index]
     try:
         async with asyncio.timeout(args.kill_deadline):
             await enough.wait()
         marks = [len(server.log_text()) for server in servers]
+        watchers = [asyncio.create_task(watch_ejection(e)) for e in victims]
         victim.kill()
         killed_at = time.monotonic()
+        moved = [e.uri for e in victims]
         async with asyncio.timeout(args.kill_deadline):
-            while len(served_after_kill) < len(typists):
+            while len(served_after_kill) < len(typists) or not set(moved) <= set(resent) & set(
+                ejected
+            ):
                 await asyncio.sleep(0.01)
         result.served_again_s = max(served_after_kill.values()) - killed_at
-        moved = [e.uri for e in victims]
         result.moved_served_s = max(served_after_kill[uri] for uri in moved) - killed_at
         if all(uri in ejected for uri in moved):
             result.ejected_s = max(ejected[uri] for uri in moved) - killed_at
@@ -339,7 +347,7 @@ async def run_kill(
             if server is not victim
             for ms, tokens in PROMPT_EVAL.findall(server.log_text()[mark:])
         ]
-        result.cold_prompt = max(evaluations, default=(0, 0.0))
+        result.cold_prompt = max(evaluations, key=lambda e: e[1], default=(0, 0.0))
         restart = time.monotonic()
         victim_mark = len(victim.log_text())
         await asyncio.to_thread(victim.start, 120)
@@ -360,8 +368,10 @@ async def run_kill(
         result.probes_while_down = victim.log_text()[victim_mark:].count("GET /v1/models")
     finally:
         stop.set()
-        for task in tasks:
-            with contextlib.suppress(Exception):
+        for watcher in watchers:
+            watcher.cancel()
+        for task in tasks + watchers:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await asyncio.gather(*(engine.close() for engine in engines.values()))
     return result
@@ -415,7 +425,7 @@ def print_kill(kill: KillResult) -> None:
         ("kill -> its editors sent their next request (last)", ms(kill.resent_s)),
         ("that request: sent -> first piece from a survivor (worst)", ms(kill.first_piece_s)),
         (
-            "survivors' largest prompt evaluation after the kill",
+            "survivors' slowest prompt evaluation after the kill",
             f"{kill.cold_prompt[0]} tokens in {kill.cold_prompt[1]:.0f} ms",
         ),
         ("kill -> its editors served by another replica", ms(kill.moved_served_s)),
@@ -478,7 +488,12 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=600, help="characters before the first key")
     parser.add_argument("--step", type=int, default=24, help="characters typed between requests")
     parser.add_argument("--n-ctx", type=int, default=1024)
-    parser.add_argument("--pause", type=float, default=0.05, help="typing pause (kill phase)")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=1.0,
+        help="seconds an editor types between two requests (kill phase)",
+    )
     parser.add_argument("--kill-deadline", type=float, default=180.0)
     parser.add_argument("--no-kill", action="store_true", help="only the side-by-side table")
     parser.add_argument("--kill-only", action="store_true", help="only the kill phase")

@@ -383,8 +383,12 @@ def start_replicas(
     servers = []
     for _ in range(count):
         if args.server == "vllm":
-            # vLLM's prefix cache lives in its KV cache (VLLM_CPU_KVCACHE_SPACE).
-            server = vllm_server(log_dir, extra=["--enable-prefix-caching"])
+            # vLLM's prefix cache lives in its KV cache (VLLM_CPU_KVCACHE_SPACE) and
+            # reuses whole blocks: 32 tokens, near a GPU's 16 (which the CPU backend
+            # fails to start with), not its default 128, which would re-evaluate up
+            # to 127 tokens a keystroke.
+            extra = ["--enable-prefix-caching", "--block-size", "32"]
+            server = vllm_server(log_dir, extra=extra)
         else:
             server = llama_cpp_python_server(log_dir, model)
             server.command[server.command.index("--n_ctx") + 1] = str(args.n_ctx)

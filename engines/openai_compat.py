@@ -718,7 +718,9 @@ class RemoteEngine:
         failure: Exception | None = None
         for attempt in range(retries + 1):
             last = attempt == retries
-            for endpoint in endpoints:
+            pending, stale = list(endpoints), set()
+            while pending:
+                endpoint = pending.pop(0)
                 root = endpoint.root
                 try:
                     return endpoint, await send(endpoint)
@@ -726,11 +728,14 @@ class RemoteEngine:
                     failure = error
                     self.fleet.failed(endpoint, f"cannot connect: {str(error) or type(error)}")
                 except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
-                    if _STALE_KEEPALIVE in str(error) and not last:
+                    if _STALE_KEEPALIVE in str(error) and endpoint.url not in stale:
                         # A pooled keep-alive connection the server had closed
-                        # while idle: the request never reached it. Once more,
-                        # on a fresh connection (as browsers do).
+                        # while idle: the request never reached it. Once more at
+                        # once, on a fresh connection to the same replica (as
+                        # browsers do), so the document keeps its prefix cache.
                         failure = error
+                        stale.add(endpoint.url)
+                        pending.insert(0, endpoint)
                         continue
                     self.fleet.failed(endpoint, f"dropped the connection: {error}")
                     if resendable and not last:

@@ -151,6 +151,8 @@ class Replicas:
         self.unanswering: set[str] = set()
         """Hosts that never accept a connection (gone, not refusing)."""
         self.connect_timeouts: list[tuple[str, float]] = []
+        self.closed_while_idle: set[str] = set()
+        """Hosts whose next request meets a pooled connection they had closed."""
         self.posts: list[tuple[str, httpx.Headers]] = []
         self.closed: list[str] = []
 
@@ -163,6 +165,11 @@ class Replicas:
             raise httpx.ConnectError("connection refused", request=request)
         if request.url.path == "/v1/models":
             return httpx.Response(200, json=MODELS)
+        if host in self.closed_while_idle:
+            self.closed_while_idle.discard(host)
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
         self.posts.append((host, request.headers))
         if host in self.failing:
             return httpx.Response(500, json={"error": {"message": "CUDA error"}})
@@ -281,6 +288,21 @@ def test_the_connect_timeout_is_cut_only_while_another_replica_is_healthy() -> N
     assert fleet.connect_timeout(first, 3.0) == 3.0  # nowhere else to go: wait it out
     single = Fleet(endpoints()[:1])
     assert single.connect_timeout(single.endpoints[0], 3.0) == 3.0
+
+
+async def test_a_keepalive_connection_closed_while_idle_is_retried_on_the_same_replica() -> None:
+    replicas = Replicas()
+    engine = fleet_engine(replicas)
+    try:
+        await engine.start()
+        owner = engine.fleet.owner(KEYS[0])
+        replicas.closed_while_idle.add(host_of(owner.url))
+        _, usage = await generate(engine, KEYS[0])
+        # The request never reached the replica: it goes there again, not elsewhere.
+        assert usage.endpoint == owner.url and owner.healthy and owner.errors == 0
+        assert [host for host, _ in replicas.posts] == [host_of(owner.url)]
+    finally:
+        await engine.close()
 
 
 async def test_a_5xx_ejects_the_replica_and_is_never_resent() -> None:

@@ -14,6 +14,10 @@ the probe the engine hands it.
   missed deadline ejects an endpoint. An ejected endpoint is still tried,
   last, when every endpoint is down; it returns once a probe succeeds. Probes
   back off exponentially with jitter, so replicas coming back are not stormed.
+- **Failover connect timeout.** While another endpoint is healthy, a
+  connection attempt waits at most ``failover_connect_timeout``: a replica
+  whose host is gone stays silent instead of refusing, and each editor
+  would otherwise wait out the whole connect timeout before moving on.
 - **Stats.** Requests, errors, ejections and latency percentiles per endpoint.
 """
 

@@ -23,7 +23,12 @@ file up to the cursor.
    survivors' cold prompt evaluation of the moved documents), then the
    replica restarted: the time from its being ready until it serves again,
    how many of its documents came back, and how many requests reached it
-   in its first second back (a herd would be every editor at once).
+   in its first second back (a herd would be every editor at once). Each
+   editor has its own engine here, as each runs its own language server.
+
+``--server vllm`` runs the side-by-side table on vLLM CPU replicas of the
+tiny model instead, reading evaluated tokens from each one's /metrics
+prefix-cache counters.
 
     .venv/bin/python bench/fleet.py [--replicas 4] [--editors 16] [--keys 8] [--model GGUF]
 

@@ -14,6 +14,10 @@ the probe the engine hands it.
   missed deadline ejects an endpoint. An ejected endpoint is still tried,
   last, when every endpoint is down; it returns once a probe succeeds. Probes
   back off exponentially with jitter, so replicas coming back are not stormed.
+- **Failover connect timeout.** While another endpoint is healthy, a
+  connection attempt waits at most ``failover_connect_timeout``: a replica
+  whose host is gone stays silent instead of refusing, and each editor
+  would otherwise wait out the whole connect timeout before moving on.
 - **Stats.** Requests, errors, ejections and latency percentiles per endpoint.
 """
 
@@ -111,6 +115,11 @@ class FleetOptions:
     """Seconds before the first probe of an ejected endpoint."""
     probe_max: float = 1.0
     """Longest wait between two probes."""
+    failover_connect_timeout: float = 0.5
+    """Most seconds to wait for a replica to accept a connection while another
+    healthy one could take the request: replicas connect in milliseconds on a
+    LAN, and one whose host is gone (no refusal, just silence) must not cost
+    each editor its whole connect timeout before it moves on."""
 
 
 class Fleet:
@@ -153,6 +162,13 @@ class Fleet:
     def _ranked(key: str, endpoints: list[Endpoint]) -> list[Endpoint]:
         by_url = {e.url: e for e in endpoints}
         return [by_url[url] for url in rendezvous_order(key, list(by_url))]
+
+    def connect_timeout(self, endpoint: Endpoint, configured: float) -> float:
+        """Seconds to wait for ``endpoint`` to accept a connection: the configured
+        timeout, cut to ``failover_connect_timeout`` while another endpoint is healthy."""
+        if any(e.healthy for e in self.endpoints if e is not endpoint):
+            return min(configured, self.options.failover_connect_timeout)
+        return configured
 
     def owner(self, key: str) -> Endpoint:
         """The endpoint ``key`` goes to now."""

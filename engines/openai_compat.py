@@ -200,12 +200,7 @@ class RemoteEngine:
             connections = options.max_concurrency * len(self.fleet)
             self._client = httpx.AsyncClient(
                 headers=headers,
-                timeout=httpx.Timeout(
-                    connect=options.connect_timeout,
-                    read=options.read_timeout,
-                    write=options.write_timeout,
-                    pool=options.deadline,
-                ),
+                timeout=self._timeout(),
                 limits=httpx.Limits(
                     max_connections=connections,
                     max_keepalive_connections=connections,
@@ -650,7 +645,8 @@ class RemoteEngine:
         client = self.client
 
         def send(endpoint: Endpoint) -> Awaitable[httpx.Response]:
-            return client.request(method, endpoint.root + path, **kwargs)
+            timeout = self._timeout(endpoint)
+            return client.request(method, endpoint.root + path, timeout=timeout, **kwargs)
 
         _, response = await self._connect(send, path, endpoints, resendable=True)
         return response
@@ -668,7 +664,13 @@ class RemoteEngine:
         path = self.preset.completion_path
 
         def send(endpoint: Endpoint) -> Awaitable[httpx.Response]:
-            request = client.build_request("POST", endpoint.root + path, json=body, headers=headers)
+            request = client.build_request(
+                "POST",
+                endpoint.root + path,
+                json=body,
+                headers=headers,
+                timeout=self._timeout(endpoint),
+            )
             return client.send(request, stream=True)
 
         endpoint, response = await self._connect(
@@ -680,6 +682,20 @@ class RemoteEngine:
             # Closing an unfinished streamed response closes its socket: the
             # server sees the disconnect and stops generating.
             await response.aclose()
+
+    def _timeout(self, endpoint: Endpoint | None = None) -> httpx.Timeout:
+        """The configured timeouts; for one endpoint, the connect one as the fleet
+        cuts it while another replica could take the request (failover)."""
+        options = self.options
+        connect = options.connect_timeout
+        if endpoint is not None:
+            connect = self.fleet.connect_timeout(endpoint, connect)
+        return httpx.Timeout(
+            connect=connect,
+            read=options.read_timeout,
+            write=options.write_timeout,
+            pool=options.deadline,
+        )
 
     async def _connect(
         self,
@@ -702,7 +718,9 @@ class RemoteEngine:
         failure: Exception | None = None
         for attempt in range(retries + 1):
             last = attempt == retries
-            for endpoint in endpoints:
+            pending, stale = list(endpoints), set()
+            while pending:
+                endpoint = pending.pop(0)
                 root = endpoint.root
                 try:
                     return endpoint, await send(endpoint)
@@ -710,11 +728,14 @@ class RemoteEngine:
                     failure = error
                     self.fleet.failed(endpoint, f"cannot connect: {str(error) or type(error)}")
                 except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
-                    if _STALE_KEEPALIVE in str(error) and not last:
+                    if _STALE_KEEPALIVE in str(error) and endpoint.url not in stale:
                         # A pooled keep-alive connection the server had closed
-                        # while idle: the request never reached it. Once more,
-                        # on a fresh connection (as browsers do).
+                        # while idle: the request never reached it. Once more at
+                        # once, on a fresh connection to the same replica (as
+                        # browsers do), so the document keeps its prefix cache.
                         failure = error
+                        stale.add(endpoint.url)
+                        pending.insert(0, endpoint)
                         continue
                     self.fleet.failed(endpoint, f"dropped the connection: {error}")
                     if resendable and not last:

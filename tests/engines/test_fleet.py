@@ -148,15 +148,28 @@ class Replicas:
         self.refusing: set[str] = set()
         self.failing: set[str] = set()
         self.silent: set[str] = set()
+        self.unanswering: set[str] = set()
+        """Hosts that never accept a connection (gone, not refusing)."""
+        self.connect_timeouts: list[tuple[str, float]] = []
+        self.closed_while_idle: set[str] = set()
+        """Hosts whose next request meets a pooled connection they had closed."""
         self.posts: list[tuple[str, httpx.Headers]] = []
         self.closed: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
+        self.connect_timeouts.append((host, request.extensions["timeout"]["connect"]))
+        if host in self.unanswering:
+            raise httpx.ConnectTimeout("timed out", request=request)
         if host in self.refusing:
             raise httpx.ConnectError("connection refused", request=request)
         if request.url.path == "/v1/models":
             return httpx.Response(200, json=MODELS)
+        if host in self.closed_while_idle:
+            self.closed_while_idle.discard(host)
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
         self.posts.append((host, request.headers))
         if host in self.failing:
             return httpx.Response(500, json={"error": {"message": "CUDA error"}})
@@ -246,6 +259,48 @@ async def test_a_refused_connection_moves_to_the_next_replica_in_the_same_reques
             original = rendezvous_order(key, URLS)[0]
             if original != owner.url:
                 assert engine.fleet.owner(key).url == original
+    finally:
+        await engine.close()
+
+
+async def test_a_replica_that_never_accepts_costs_the_short_failover_connect_timeout() -> None:
+    replicas = Replicas()
+    engine = fleet_engine(replicas, connect_timeout=3.0)
+    try:
+        await engine.start()
+        owner, second = engine.fleet.candidates(KEYS[0])[:2]
+        replicas.unanswering.add(host_of(owner.url))
+        replicas.connect_timeouts.clear()
+        _, usage = await generate(engine, KEYS[0])
+        assert usage.endpoint == second.url and not owner.healthy
+        assert replicas.connect_timeouts[0] == (host_of(owner.url), 0.5)
+    finally:
+        await engine.close()
+
+
+def test_the_connect_timeout_is_cut_only_while_another_replica_is_healthy() -> None:
+    fleet = Fleet(endpoints())
+    first, *others = fleet.endpoints
+    assert fleet.connect_timeout(first, 3.0) == 0.5
+    assert fleet.connect_timeout(first, 0.2) == 0.2
+    for endpoint in others:
+        endpoint.healthy = False
+    assert fleet.connect_timeout(first, 3.0) == 3.0  # nowhere else to go: wait it out
+    single = Fleet(endpoints()[:1])
+    assert single.connect_timeout(single.endpoints[0], 3.0) == 3.0
+
+
+async def test_a_keepalive_connection_closed_while_idle_is_retried_on_the_same_replica() -> None:
+    replicas = Replicas()
+    engine = fleet_engine(replicas)
+    try:
+        await engine.start()
+        owner = engine.fleet.owner(KEYS[0])
+        replicas.closed_while_idle.add(host_of(owner.url))
+        _, usage = await generate(engine, KEYS[0])
+        # The request never reached the replica: it goes there again, not elsewhere.
+        assert usage.endpoint == owner.url and owner.healthy and owner.errors == 0
+        assert [host for host, _ in replicas.posts] == [host_of(owner.url)]
     finally:
         await engine.close()
 

@@ -103,7 +103,7 @@ def main() -> None:
     default = SuppressionOptions()
     settings = [("default", default)]
     variations: list[tuple[str, SuppressionOptions]] = [
-        ("threshold=0.01", dataclasses.replace(default, threshold=0.01)),
+        ("threshold=0.02", dataclasses.replace(default, threshold=0.02)),
         ("threshold=0.05", dataclasses.replace(default, threshold=0.05)),
         ("min_shown=10", dataclasses.replace(default, min_shown=10)),
         ("min_shown=100", dataclasses.replace(default, min_shown=100)),

@@ -34,7 +34,7 @@ class SuppressionOptions:
     requests always run)."""
     min_shown: int = 30
     """Suggestions a context must have shown before it may be held back."""
-    threshold: float = 0.02
+    threshold: float = 0.01
     """Acceptance rate (accepted or partly accepted over shown, fading) below which it is."""
     half_life: int = 100
     """Shown suggestions after which an outcome counts half."""

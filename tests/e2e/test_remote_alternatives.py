@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from pytest_lsp import LanguageClient
 
-from tests.conftest import tiny_examples
 from tests.e2e.conftest import StartServer, encoding_of, open_document, position_of
 from tests.e2e.test_acceptance import ask, stats
 from tests.support.fixtures import llama_cpp_python, vllm  # noqa: F401
@@ -21,16 +20,18 @@ from tests.support.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-# The tiny model is sure of itself: only the hottest sampler finds it other answers.
-HOT = ["--set", "alternativesTemperature=2", "--set", "stats.persist=false"]
+HOT = ["--set", "alternativesTemperature=1.0", "--set", "stats.persist=false"]
+
+# An open hole: where the tiny model has learned one answer (its held-out
+# cases) every sample is that answer; here it knows several.
+PREFIX = "def scale(values, factor):\n    "
 
 
-async def open_tiny(client: LanguageClient, name: str) -> tuple[str, Any]:
-    case = next(c for c in tiny_examples() if c["kind"] == "multi-line")
-    text = case["prefix"] + case["suffix"]
+async def open_hole(client: LanguageClient, name: str) -> tuple[str, Any]:
+    text = PREFIX + "\n"
     uri = f"file:///work/{name}.py"
     open_document(client, uri, text)
-    return uri, position_of(text, len(case["prefix"]), encoding_of(client))
+    return uri, position_of(text, len(PREFIX), encoding_of(client))
 
 
 async def test_vllm_alternatives_come_from_one_request_with_n(
@@ -38,7 +39,7 @@ async def test_vllm_alternatives_come_from_one_request_with_n(
     vllm: ServerProcess,  # noqa: F811
 ) -> None:
     client = await start_server("--engine", "vllm", "--endpoint", vllm.url + "/v1", *HOT)
-    uri, position = await open_tiny(client, "vllm_alternatives")
+    uri, position = await open_hole(client, "vllm_alternatives")
     automatic = await ask(client, uri, position)
     before = (await stats(client))["engineCalls"]
 
@@ -58,7 +59,7 @@ async def test_llama_cpp_server_ignores_n_and_alternatives_are_sampled_one_at_a_
     client = await start_server(
         "--engine", "openai", "--endpoint", llama_cpp_python.url + "/v1", *HOT
     )
-    uri, position = await open_tiny(client, "llama_cpp_alternatives")
+    uri, position = await open_hole(client, "llama_cpp_alternatives")
     automatic = await ask(client, uri, position)
     before = (await stats(client))["engineCalls"]
 
@@ -67,7 +68,9 @@ async def test_llama_cpp_server_ignores_n_and_alternatives_are_sampled_one_at_a_
     texts = [str(item.insert_text) for item in invoked]
     assert texts[0] == automatic[0].insert_text
     assert len({text.rstrip() for text in texts}) == len(texts)
-    # The call with n brought one choice; sampling went on one seed at a time.
+    assert 2 <= len(texts) <= 3
+    # The call with n brought one choice; sampling went on one seed at a time
+    # (the first item is the automatic answer, from the cache).
     calls = (await stats(client))["engineCalls"] - before
     assert calls >= 2
-    assert calls >= len(texts)
+    assert calls >= len(texts) - 1

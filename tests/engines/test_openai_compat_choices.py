@@ -8,7 +8,9 @@ Requests are counted by the engine's own HTTP transport.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from engines.base import GenerationRequest, GenerationUsage, SamplesSeveral
 from engines.openai_compat import RemoteEngine, RemoteOptions
 from engines.presets import PRESETS
 from tests.conftest import tiny_examples
+from tests.engines.test_openai_compat import MODELS, chunk, mock_engine, sse
 from tests.support.fixtures import llama_cpp_python, vllm  # noqa: F401
 from tests.support.servers import ServerProcess
 
@@ -106,3 +109,28 @@ def test_the_body_carries_n_only_when_several_are_asked() -> None:
     assert engine.build_body(request, 3)["n"] == 3
     infill = RemoteEngine(PRESETS["llama-server"], RemoteOptions(endpoint="http://127.0.0.1:9"))
     assert not infill.samples_several  # /infill has no n: sequential from the start
+
+
+async def test_a_server_that_rejects_n_gets_the_request_once_more_without_it() -> None:
+    """Older llama-server builds answer 400 to n > 1 (no such server here: a fake)."""
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=MODELS)
+        body = json.loads(request.content)
+        bodies.append(body)
+        if body.get("n", 1) > 1:
+            return httpx.Response(400, json={"error": {"message": "Only one choice is allowed"}})
+        stream = sse(chunk("x", "stop"), "[DONE]")
+        return httpx.Response(200, content=stream, headers={"content-type": "text/event-stream"})
+
+    engine = mock_engine(handler)
+    try:
+        texts, usage = await choices_of(engine, 3)
+        assert not engine.samples_several
+        await choices_of(engine, 3)
+    finally:
+        await engine.close()
+    assert texts == {0: "x"} and usage.finish_reason == "stop"
+    assert [body.get("n") for body in bodies] == [3, None, None]  # rejected once, then never sent

@@ -550,6 +550,8 @@ class CompletionPipeline:
                 if len(cutters) == n and all_cut():
                     break
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
+        if usage.endpoint and self.on_served is not None:
+            self.on_served(usage.endpoint)
         # Choices that streamed nothing still count: the server did answer them.
         count = max([usage.choices, *(index + 1 for index in cutters)])
         return [

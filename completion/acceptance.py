@@ -25,7 +25,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from completion.suppression import Suppression
 
 ACCEPTED_COMMAND = "dscoder.accepted"
 """The command each item carries; the editor runs it when the item is accepted whole."""
@@ -47,6 +50,9 @@ class AcceptanceEvent:
     latency_ms: float = 0.0
     """The request's time in the server, for 'shown' events."""
     at: float = field(default_factory=time.time)
+    block: bool | None = None
+    """Whether the request asked for a block (the pipeline's decision, known before
+    the answer, unlike ``multiline``); None when the answer did not say."""
 
 
 @dataclass
@@ -56,6 +62,7 @@ class _Suggestion:
     latency_ms: float
     items: dict[str, tuple[bool, int]]
     """Item id -> (multi-line, length in UTF-16 units)."""
+    block: bool | None = None
     shown_item: str | None = None
     partial_chars: int = 0
     partial_item: str | None = None
@@ -109,9 +116,11 @@ Sink = Callable[[AcceptanceEvent], None]
 class AcceptanceTracker:
     """Follows suggestions from answer to outcome (thread-safe; see module docstring)."""
 
-    def __init__(self, sink: Sink | None = None) -> None:
+    def __init__(self, sink: Sink | None = None, suppression: Suppression | None = None) -> None:
         self.sink = sink
         """Receives every counted event (the persistent store)."""
+        self.suppression = suppression
+        """Learns each context's acceptance from the counted events (completion/suppression.py)."""
         self.total = Counts()
         self.by_language: dict[str, Counts] = {}
         self.by_lines: dict[str, Counts] = {"single": Counts(), "multi": Counts()}
@@ -126,11 +135,17 @@ class AcceptanceTracker:
     # ----- from the server's answers ------------------------------------------
 
     def offer(
-        self, uri: str, language: str, texts: list[str], latency_ms: float = 0.0
+        self,
+        uri: str,
+        language: str,
+        texts: list[str],
+        latency_ms: float = 0.0,
+        block: bool | None = None,
     ) -> list[str]:
         """Register one answer's item texts; returns one id per item.
 
-        An item is multi-line when its text has a line break, as the user sees it.
+        An item is multi-line when its text has a line break, as the user sees it;
+        ``block`` is whether the request asked for one (completion/suppression.py).
         """
         with self._lock:
             suggestion_id = f"{self._session}-{next(self._ids)}"
@@ -143,6 +158,7 @@ class AcceptanceTracker:
                     item_id: ("\n" in text, utf16_length(text))
                     for item_id, text in zip(ids, texts, strict=True)
                 },
+                block=block,
             )
             for item_id in ids:
                 self._item_to_suggestion[item_id] = suggestion_id
@@ -192,7 +208,11 @@ class AcceptanceTracker:
             suggestion_id, suggestion = found
             self._show(suggestion_id, suggestion, item_id, events)
             multiline, length = suggestion.items[item_id]
-            events.append(AcceptanceEvent("accepted", suggestion.language, multiline, length))
+            events.append(
+                AcceptanceEvent(
+                    "accepted", suggestion.language, multiline, length, block=suggestion.block
+                )
+            )
             self._close(suggestion_id, suggestion)
         self._emit(events)
         return True
@@ -246,7 +266,11 @@ class AcceptanceTracker:
         multiline, _ = suggestion.items[item_id]
         events.append(
             AcceptanceEvent(
-                "shown", suggestion.language, multiline, latency_ms=suggestion.latency_ms
+                "shown",
+                suggestion.language,
+                multiline,
+                latency_ms=suggestion.latency_ms,
+                block=suggestion.block,
             )
         )
 
@@ -261,11 +285,19 @@ class AcceptanceTracker:
         if suggestion.partial_item is not None and suggestion.partial_chars > 0:
             multiline, _ = suggestion.items[suggestion.partial_item]
             events.append(
-                AcceptanceEvent("partial", suggestion.language, multiline, suggestion.partial_chars)
+                AcceptanceEvent(
+                    "partial",
+                    suggestion.language,
+                    multiline,
+                    suggestion.partial_chars,
+                    block=suggestion.block,
+                )
             )
         else:
             multiline, _ = suggestion.items[suggestion.shown_item]
-            events.append(AcceptanceEvent("rejected", suggestion.language, multiline))
+            events.append(
+                AcceptanceEvent("rejected", suggestion.language, multiline, block=suggestion.block)
+            )
         self._close(suggestion_id, suggestion, keep_shown=True)
 
     def _close(self, suggestion_id: str, suggestion: _Suggestion, keep_shown: bool = False) -> None:
@@ -291,6 +323,8 @@ class AcceptanceTracker:
         with self._lock:
             for event in events:
                 self._count(event)
-        if self.sink is not None:
-            for event in events:
+        for event in events:
+            if self.suppression is not None:
+                self.suppression.record(event)
+            if self.sink is not None:
                 self.sink(event)

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from completion.context import Context, ContextOptions, build_context
@@ -41,6 +41,7 @@ from engines.base import (
     GenerationRequest,
     GenerationUsage,
     ModelInfo,
+    SamplesSeveral,
     TokenEstimator,
 )
 from engines.fleet import session_key
@@ -430,6 +431,20 @@ class CompletionPipeline:
                 prompt = self.make_prompt(context)
             raw, usage = await self.generate(prompt, context, timing, progress, session, seed)
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
+        return self._finish(result, raw, usage, document, context, prompt, started)
+
+    def _finish(
+        self,
+        result: Completion,
+        raw: str,
+        usage: GenerationUsage,
+        document: Document,
+        context: Context,
+        prompt: Prompt,
+        started: float,
+    ) -> Completion:
+        """``result`` with the post-processed ``raw`` answer in it."""
+        offset, timing = result.start, result.timing
         result.raw, result.usage, result.snippets = raw, usage, context.snippets
         result.model = self.engine.info.name if self.engine.info else ""
         post_started = time.perf_counter()
@@ -459,10 +474,151 @@ class CompletionPipeline:
         seed: int | None = None,
     ) -> tuple[str, GenerationUsage]:
         """Stream from the engine until the cutter has the answer."""
+        request = self._request(prompt, context, session, seed)
+        usage = GenerationUsage()
+        cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)
+        stream = self.engine.stream(request, usage)
+        async with self._engine_call(stream, prompt, timing, usage, lambda: cutter.done) as begun:
+            async for piece in stream:
+                if not timing.first_token_ms:
+                    timing.first_token_ms = (time.perf_counter() - begun) * 1000
+                done = cutter.feed(piece)
+                if progress is not None:
+                    progress(cutter.shown())
+                if done:
+                    break
+        if usage.endpoint and self.on_served is not None:
+            self.on_served(usage.endpoint)
+        return cutter.text, usage
+
+    def choices_sampler(
+        self, document: Document, offset: int, file_path: str | None = None
+    ) -> Callable[[int, int], Awaitable[list[Completion]]] | None:
+        """``(n, seed) ->`` n sampled answers from one engine call, when the engine
+        can draw several at once (engines.base.SamplesSeveral); else None."""
+        engine = self.engine
+        if not isinstance(engine, SamplesSeveral) or not engine.samples_several:
+            return None
+
+        async def sample(n: int, seed: int) -> list[Completion]:
+            return await self.complete_choices(engine, document, offset, file_path, n, seed)
+
+        return sample
+
+    async def complete_choices(
+        self,
+        engine: SamplesSeveral,
+        document: Document,
+        offset: int,
+        file_path: str | None,
+        n: int,
+        seed: int,
+    ) -> list[Completion]:
+        """One post-processed answer per choice of one sampled call with ``n``.
+
+        Fewer than ``n`` when the server ignored ``n`` (one, then), none for a
+        skipped context. Each choice has its own stream cutter; the call is
+        closed once every choice has its answer.
+        """
+        started = time.perf_counter()
+        self.stats.add(requests=1)
+        context = self.make_context(document, offset, file_path)
+        if context.skip_reason:
+            return []
+        context, prompt = await self.fit_prompt(document, offset, file_path, context)
+        timing = Timing(context_ms=(time.perf_counter() - started) * 1000)
+        session = session_key(self.workspace_uri, document.uri)
+        request = self._request(prompt, context, session, seed)
+        usage = GenerationUsage()
+        cutters: dict[int, StreamCutter] = {}
+
+        def all_cut() -> bool:
+            return bool(cutters) and all(cutter.done for cutter in cutters.values())
+
+        stream = engine.stream_choices(request, n, usage)
+        async with self._engine_call(stream, prompt, timing, usage, all_cut) as begun:
+            async for index, piece in stream:
+                if not timing.first_token_ms:
+                    timing.first_token_ms = (time.perf_counter() - begun) * 1000
+                cutter = cutters.get(index)
+                if cutter is None:
+                    cutter = cutters[index] = StreamCutter(
+                        stop=prompt.stop, multiline=context.multiline, context=context
+                    )
+                if not cutter.done:
+                    cutter.feed(piece)
+                if len(cutters) == n and all_cut():
+                    break
+        self.counter.observe(prompt.text, usage.prompt_tokens_total)
+        if usage.endpoint and self.on_served is not None:
+            self.on_served(usage.endpoint)
+        # Choices that streamed nothing still count: the server did answer them.
+        count = max([usage.choices, *(index + 1 for index in cutters)])
+        return [
+            self._finish(
+                Completion(
+                    text="",
+                    start=offset,
+                    end=offset,
+                    multiline=context.multiline,
+                    template=prompt.template,
+                    timing=dataclasses.replace(timing),
+                ),
+                cutters[index].text if index in cutters else "",
+                usage,
+                document,
+                context,
+                prompt,
+                started,
+            )
+            for index in range(count)
+        ]
+
+    @contextlib.asynccontextmanager
+    async def _engine_call(
+        self,
+        stream: AsyncIterator[object],
+        prompt: Prompt,
+        timing: Timing,
+        usage: GenerationUsage,
+        cut: Callable[[], bool],
+    ) -> AsyncGenerator[float, None]:
+        """One engine call around reading ``stream`` (yields when it began): the
+        stream closed, the time and the stats counted, however it ends."""
+        self.stats.add(engine_calls=1, secrets_scrubbed=prompt.secrets_scrubbed)
+        begun = time.perf_counter()
+        try:
+            yield begun
+        except asyncio.CancelledError:
+            self.stats.add(cancelled=1)
+            raise
+        finally:
+            with contextlib.suppress(RuntimeError):
+                await _aclose(stream)
+            timing.engine_ms = (time.perf_counter() - begun) * 1000
+            self._account(usage, cut())
+
+    def _account(self, usage: GenerationUsage, cut: bool) -> None:
+        """The stats of one finished engine call (``cut``: post-processing closed it)."""
+        if cut and usage.finish_reason == "cancelled":
+            # Post-processing had the answer: the stop was ours, not a cancel.
+            usage.finish_reason = "cut"
+        if usage.prompt_tokens:  # 0: cancelled or failed before the prompt was evaluated
+            self.stats.record_prompt(usage.prompt_tokens, usage.prompt_tokens_total)
+        self.stats.add(
+            prompt_tokens=usage.prompt_tokens,
+            prompt_tokens_total=usage.prompt_tokens_total,
+            generated_tokens=usage.generated_tokens,
+        )
+
+    def _request(
+        self, prompt: Prompt, context: Context, session: str | None, seed: int | None
+    ) -> GenerationRequest:
+        """The engine request for ``prompt``; a ``seed`` samples (an alternative)."""
         temperature = self.options.temperature
         if seed is not None and temperature <= 0:
             temperature = self.options.alternatives_temperature
-        request = GenerationRequest(
+        return GenerationRequest(
             prompt=prompt.text,
             max_tokens=self.max_tokens(context.multiline),
             temperature=temperature,
@@ -476,40 +632,6 @@ class CompletionPipeline:
             extra_files=prompt.files,
             extra_chars=prompt.files_chars,
         )
-        usage = GenerationUsage()
-        cutter = StreamCutter(stop=prompt.stop, multiline=context.multiline, context=context)
-        self.stats.add(engine_calls=1, secrets_scrubbed=prompt.secrets_scrubbed)
-        engine_started = time.perf_counter()
-        stream = self.engine.stream(request, usage)
-        try:
-            async for piece in stream:
-                if not timing.first_token_ms:
-                    timing.first_token_ms = (time.perf_counter() - engine_started) * 1000
-                done = cutter.feed(piece)
-                if progress is not None:
-                    progress(cutter.shown())
-                if done:
-                    break
-        except asyncio.CancelledError:
-            self.stats.add(cancelled=1)
-            raise
-        finally:
-            with contextlib.suppress(RuntimeError):
-                await _aclose(stream)
-            timing.engine_ms = (time.perf_counter() - engine_started) * 1000
-            if cutter.done and usage.finish_reason == "cancelled":
-                # Post-processing had the answer: the stop was ours, not a cancel.
-                usage.finish_reason = "cut"
-            if usage.prompt_tokens:  # 0: cancelled or failed before the prompt was evaluated
-                self.stats.record_prompt(usage.prompt_tokens, usage.prompt_tokens_total)
-            self.stats.add(
-                prompt_tokens=usage.prompt_tokens,
-                prompt_tokens_total=usage.prompt_tokens_total,
-                generated_tokens=usage.generated_tokens,
-            )
-        if usage.endpoint and self.on_served is not None:
-            self.on_served(usage.endpoint)
-        return cutter.text, usage
 
 
 async def _aclose(stream: object) -> None:

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +135,8 @@ class Scheduler:
     cache: CompletionCache = field(default_factory=CompletionCache)
     _flights: dict[str, Flight] = field(default_factory=dict)
     _pace: dict[str, TypingPace] = field(default_factory=dict)
+    holds_back: Callable[[str, bool], bool] | None = None
+    """(language, multi-line) -> hold an automatic request back (completion/suppression.py)."""
 
     def debounce_seconds(self, uri: str, immediate: bool) -> float:
         pace = self._pace.setdefault(uri, TypingPace())
@@ -188,6 +190,11 @@ class Scheduler:
 
         text = document.text
         context = pipeline.make_context(document, offset, file_path)
+        holds_back = self.holds_back
+        if not invoked and holds_back and holds_back(document.language_id, context.multiline):
+            held = Completion(text="", start=offset, end=offset, multiline=context.multiline)
+            held.skipped = "suggestions here are rarely accepted (stats.suppress)"
+            return held
         immediate = invoked or (context.multiline and not context.line_prefix.strip())
         delay = self.debounce_seconds(document.uri, immediate)
         if delay:

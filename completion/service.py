@@ -301,7 +301,8 @@ class CompletionService:
         async def sample(seed: int) -> Completion:
             return await pipeline.complete(snapshot, offset, file_path, seed=seed)
 
-        return await collect_alternatives(first, count, sample)
+        several = pipeline.choices_sampler(snapshot, offset, file_path)
+        return await collect_alternatives(first, count, sample, several)
 
     def pipeline_for(self, engine: Engine) -> CompletionPipeline:
         """The pipeline for ``engine`` and the current options, kept between requests.

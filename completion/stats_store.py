@@ -13,11 +13,12 @@ import logging
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from completion.acceptance import AcceptanceEvent, acceptance_rate
+from completion.suppression import SuppressionOptions
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class StatsOptions:
     """Keep the counts in SQLite under $XDG_STATE_HOME/dscoder-lsp/ (local only)."""
     path: str | None = None
     """Database file; unset: $XDG_STATE_HOME/dscoder-lsp/acceptance.sqlite3."""
+    suppress: SuppressionOptions = field(default_factory=SuppressionOptions)
+    """Hold back automatic suggestions where they are almost never accepted."""
 
 
 def state_dir(environ: dict[str, str] | None = None) -> Path:

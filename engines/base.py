@@ -106,6 +106,8 @@ class GenerationUsage:
     """Wall time spent inside the model (prompt eval plus decoding)."""
     endpoint: str = ""
     """The replica that served the request (remote engines)."""
+    choices: int = 0
+    """How many choices the answer carried, where the wire numbers them (``n``)."""
 
     def as_json(self) -> dict[str, object]:
         """The counters as ``dscoder/complete`` and ``complete --json`` report them."""
@@ -150,6 +152,32 @@ class Engine(Protocol):
 
     async def close(self) -> None:
         """Release the model or connections. Safe to call twice."""
+        ...
+
+
+@runtime_checkable
+class SamplesSeveral(Protocol):
+    """An engine that can draw several samples of one prompt in one call (``n``).
+
+    Optional: the pipeline asks for it only for alternatives, and samples one
+    at a time from engines without it (the local engine) or while
+    ``samples_several`` is False (a server found to ignore ``n``).
+    """
+
+    @property
+    def samples_several(self) -> bool:
+        """Whether a call with ``n`` is expected to return ``n`` choices."""
+        ...
+
+    def stream_choices(
+        self, request: GenerationRequest, n: int, usage: GenerationUsage | None = None
+    ) -> AsyncIterator[tuple[int, str]]:
+        """Yield ``(choice index, text piece)`` for up to ``n`` samples of ``request``.
+
+        ``usage`` counts the whole call. A server that ignored ``n`` yields
+        index 0 only, and ``samples_several`` turns False from then on. The
+        cancellation contract is ``stream``'s.
+        """
         ...
 
 

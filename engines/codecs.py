@@ -43,6 +43,10 @@ class Codec:
     way every server needs; subclasses spell the body and read the payloads.
     """
 
+    takes_n = False
+    """The wire has a field for several choices (``n``); whether a server honours
+    it is learned from its answers (engines/openai_compat.py)."""
+
     def __init__(self, preset: Preset):
         self.preset = preset
 
@@ -97,9 +101,20 @@ class Codec:
         """Text of one payload; updates ``usage`` (``finish_reason`` on the last)."""
         raise NotImplementedError
 
+    def read_choices(
+        self, payload: dict[str, Any], usage: GenerationUsage
+    ) -> list[tuple[int, str]]:
+        """``(choice index, text)`` of one payload; one choice unless the wire has ``n``."""
+        return [(0, self.read(payload, usage))]
+
 
 class OpenAICompletions(Codec):
-    """POST /v1/completions, SSE ``{"choices": [{"text": ...}]}`` then ``[DONE]``."""
+    """POST /v1/completions, SSE ``{"choices": [{"text": ...}]}`` then ``[DONE]``.
+
+    With ``n`` the choices of one stream carry their ``index``.
+    """
+
+    takes_n = True
 
     def spell(
         self, request: GenerationRequest, model: str | None, special_ids: Mapping[str, int]
@@ -131,22 +146,28 @@ class OpenAICompletions(Codec):
         return {}
 
     def read(self, payload: dict[str, Any], usage: GenerationUsage) -> str:
+        return "".join(text for index, text in self.read_choices(payload, usage) if index == 0)
+
+    def read_choices(
+        self, payload: dict[str, Any], usage: GenerationUsage
+    ) -> list[tuple[int, str]]:
         stats = payload.get("usage")
         if isinstance(stats, dict):
             usage.prompt_tokens_total = int(stats.get("prompt_tokens") or 0)
             cached = (stats.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
             usage.prompt_tokens = usage.prompt_tokens_total - int(cached)
             usage.generated_tokens = int(stats.get("completion_tokens") or 0)
-        choices = payload.get("choices") or []
-        if not choices:
-            return ""
-        choice = choices[0]
-        text = str(choice.get("text") or "")
-        if choice.get("finish_reason"):
-            usage.finish_reason = finish_reason(choice["finish_reason"])
-        if text and not isinstance(stats, dict):
-            usage.generated_tokens += 1
-        return text
+        pieces: list[tuple[int, str]] = []
+        for choice in payload.get("choices") or []:
+            text = str(choice.get("text") or "")
+            if choice.get("finish_reason"):
+                usage.finish_reason = finish_reason(choice["finish_reason"])
+            if text and not isinstance(stats, dict):
+                usage.generated_tokens += 1
+            index = _int_or_zero(choice.get("index"))
+            usage.choices = max(usage.choices, index + 1)
+            pieces.append((index, text))
+        return pieces
 
 
 class DeepSeekPromptSuffix(OpenAICompletions):
@@ -269,3 +290,7 @@ def finish_reason(reason: object) -> str:
     if text in ("length", "limit", "max_tokens"):
         return "length"
     return "stop"
+
+
+def _int_or_zero(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0

@@ -178,6 +178,8 @@ class RemoteEngine:
         self._bos: list[int] | None = None
         self._slots = asyncio.Semaphore(max(1, options.max_concurrency))
         self._start_lock = asyncio.Lock()
+        self._honours_n: bool | None = None
+        """Whether the server returns ``n`` choices; None until an answer shows it."""
 
     def __repr__(self) -> str:
         roots = ", ".join(e.root for e in self.fleet.endpoints)
@@ -396,21 +398,71 @@ class RemoteEngine:
 
     # -- generation ----------------------------------------------------------
 
-    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
+    def build_body(self, request: GenerationRequest, n: int = 1) -> dict[str, Any]:
         """The JSON body of one generation request, spelled by the preset's codec."""
-        return self.codec.body(request, self._model, self._special_ids)
+        body = self.codec.body(request, self._model, self._special_ids)
+        if n > 1:
+            body["n"] = n
+        return body
 
     async def stream(
         self, request: GenerationRequest, usage: GenerationUsage | None = None
     ) -> AsyncIterator[str]:
         """Stream one generation; shrink and resend once if the prompt overflows."""
+        async with contextlib.aclosing(self._stream(request, 1, usage)) as pieces:
+            async for _, piece in pieces:
+                yield piece
+
+    @property
+    def samples_several(self) -> bool:
+        """The wire has ``n`` and no answer has shown this server ignoring it."""
+        return self.codec.takes_n and self._honours_n is not False
+
+    async def stream_choices(
+        self, request: GenerationRequest, n: int, usage: GenerationUsage | None = None
+    ) -> AsyncIterator[tuple[int, str]]:
+        """``n`` samples in one request, as ``(choice index, piece)`` (engines.base.SamplesSeveral).
+
+        Whether the server honours ``n`` is learned here, not assumed: a
+        stream that ends with choice 0 alone means it ignored ``n``
+        (llama_cpp.server does), and a request it rejects for ``n`` (before
+        generating anything) is sent once more without it.
+        """
+        usage = usage if usage is not None else GenerationUsage()
+        if n > 1 and self.samples_several:
+            try:
+                async with contextlib.aclosing(self._stream(request, n, usage)) as pieces:
+                    async for choice in pieces:
+                        if usage.choices > 1:
+                            self._honours_n = True
+                        yield choice
+            except EngineError as error:
+                # Only a plain rejection (HTTP 4xx) may be about n; a known cause is not.
+                if usage.choices or self._honours_n is not None or type(error) is not EngineError:
+                    raise
+                log.info("%s: n=%d rejected (%s); sampling one at a time", self.name, n, error)
+                self._honours_n = False
+            else:
+                if usage.choices > 1:
+                    self._honours_n = True
+                elif self._honours_n is None:
+                    log.info("%s: the server ignores n; sampling one at a time", self.name)
+                    self._honours_n = False
+                return
+        async with contextlib.aclosing(self._stream(request, 1, usage)) as pieces:
+            async for choice in pieces:
+                yield choice
+
+    async def _stream(
+        self, request: GenerationRequest, n: int, usage: GenerationUsage | None
+    ) -> AsyncGenerator[tuple[int, str], None]:
         usage = usage if usage is not None else GenerationUsage()
         if self._info is None:
             await self.start()
         started = time.perf_counter()
         try:
             try:
-                async with contextlib.aclosing(self._generate(request, usage)) as pieces:
+                async with contextlib.aclosing(self._generate(request, usage, n)) as pieces:
                     async for piece in pieces:
                         yield piece
             except ContextTooLongError as error:
@@ -420,7 +472,7 @@ class RemoteEngine:
                 if smaller is None or usage.generated_tokens:
                     raise
                 log.info("%s: prompt too long, retrying with %.0f%% of it", self.name, keep * 100)
-                async with contextlib.aclosing(self._generate(smaller, usage)) as pieces:
+                async with contextlib.aclosing(self._generate(smaller, usage, n)) as pieces:
                     async for piece in pieces:
                         yield piece
         except (GeneratorExit, asyncio.CancelledError):
@@ -442,9 +494,9 @@ class RemoteEngine:
         return keep_ratio(window, size, request.max_tokens)
 
     async def _generate(
-        self, request: GenerationRequest, usage: GenerationUsage
-    ) -> AsyncGenerator[str, None]:
-        body = self.build_body(request)
+        self, request: GenerationRequest, usage: GenerationUsage, n: int = 1
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        body = self.build_body(request, n)
         deadline = time.monotonic() + self.options.deadline
         usage.finish_reason = None
         key = request.session_key
@@ -478,7 +530,7 @@ class RemoteEngine:
         headers: dict[str, str],
         usage: GenerationUsage,
         deadline: float,
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[tuple[int, str], None]:
         """One generation on the first of ``endpoints`` that accepts a connection."""
         async with self._slots, self._open_stream(body, endpoints, headers, deadline) as opened:
             endpoint, response = opened
@@ -510,7 +562,8 @@ class RemoteEngine:
         response: httpx.Response,
         usage: GenerationUsage,
         deadline: float,
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        """``(choice index, piece)`` as the server streams them."""
         root = endpoint.root
         if response.status_code >= 400:
             await response.aread()
@@ -519,9 +572,9 @@ class RemoteEngine:
             async with contextlib.aclosing(self.codec.payloads(response)) as payloads:
                 async for payload in payloads:
                     self._check_payload(payload, root)
-                    piece = self.codec.read(payload, usage)
-                    if piece:
-                        yield piece
+                    for index, piece in self.codec.read_choices(payload, usage):
+                        if piece:
+                            yield index, piece
                     if time.monotonic() > deadline:
                         raise EngineUnavailableError(
                             f"{self.name}: generation took longer than "
@@ -558,10 +611,10 @@ class RemoteEngine:
         usage: GenerationUsage,
         deadline: float,
         hedge_after: float,
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[tuple[int, str], None]:
         """The first replica to stream wins; a second starts after ``hedge_after``
         seconds of silence, and the loser is cancelled (its stream closed)."""
-        queue: asyncio.Queue[tuple[int, str | BaseException | None]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[int, tuple[int, str] | BaseException | None]] = asyncio.Queue()
         usages = [GenerationUsage(), GenerationUsage()]
         orders = [endpoints, endpoints[1:] + endpoints[:1]]
         tasks: dict[int, asyncio.Task[None]] = {}
@@ -623,6 +676,7 @@ class RemoteEngine:
             usage.generated_tokens = source.generated_tokens
             usage.finish_reason = source.finish_reason
             usage.endpoint = source.endpoint
+            usage.choices = source.choices
 
     def _check_payload(self, payload: dict[str, Any], root: str) -> None:
         """Raise the error a server reported inside its stream (every wire spells it alike)."""

@@ -304,6 +304,7 @@ def _is_session_header(name: str) -> bool:
         name.lower() not in _RESERVED_HEADERS
     )
 
+
 RULES: tuple[Rule, ...] = (
     Rule("template", _one_of(_template_names), f"one of {', '.join(_template_names())}"),
     Rule("maxTokens", _between(1, 32_768), "between 1 and 32768"),
@@ -333,6 +334,10 @@ RULES: tuple[Rule, ...] = (
     Rule("scheduler.cancelledGraceMs", _between(0, 10_000), "between 0 and 10000"),
     Rule("alternatives", _between(1, 10), "between 1 and 10"),
     Rule("alternativesTemperature", _between(0.01, 2), "above 0, at most 2"),
+    Rule("stats.suppress.minShown", _between(1, 1_000_000), "between 1 and 1000000"),
+    Rule("stats.suppress.threshold", _between(0, 1), "between 0 and 1"),
+    Rule("stats.suppress.halfLife", _between(1, 1_000_000), "between 1 and 1000000"),
+    Rule("stats.suppress.probeEvery", _between(1, 1_000), "between 1 and 1000"),
     Rule("engine.endpoints", lambda urls: all(_is_http_url(u) for u in urls), "http(s) URLs"),
     Rule("engine.sessionHeader", _is_session_header, "empty or an HTTP header name"),
     Rule("engine.hedgeAfterMs", _above(0), "more than 0 ms, or unset"),

@@ -96,6 +96,8 @@ def register(server: DscoderServer) -> None:
         if snapshot.get("lastError"):
             snapshot["lastError"] = redact(snapshot["lastError"])
         snapshot.update(ls.acceptance.snapshot())
+        if ls.acceptance.suppression is not None:
+            snapshot["suppression"] = ls.acceptance.suppression.snapshot()
         status = ls.service.status
         snapshot.update(
             {

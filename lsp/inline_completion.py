@@ -48,6 +48,7 @@ def register(server: DscoderServer) -> None:
             document.language_id,
             [result.text for result in results],
             latency_ms,
+            block=results[0].multiline,
         )
         items = [
             types.InlineCompletionItem(

@@ -38,6 +38,7 @@ from completion.privacy import Exclusion
 from completion.service import CompletionService, EngineState, EngineStatus
 from completion.stats import Stats
 from completion.stats_store import AcceptanceStore
+from completion.suppression import Suppression
 from engines.credentials import redact
 from lsp import __version__
 from lsp.config import ConfigSources
@@ -181,7 +182,9 @@ class DscoderServer(LanguageServer):
         self.status_listeners: list[Callable[[EngineStatus], None]] = []
         """Feature modules that follow the engine state (lsp/progress.py)."""
         self._shown_problems: set[str] = set()
-        self.acceptance = AcceptanceTracker(sink=self._persist_acceptance)
+        suppression = Suppression(lambda: self.config.stats.suppress)
+        self.acceptance = AcceptanceTracker(sink=self._persist_acceptance, suppression=suppression)
+        self.service.scheduler.holds_back = suppression.holds_back
         self._acceptance_store: AcceptanceStore | None = None
 
     # ----- acceptance statistics ---------------------------------------------

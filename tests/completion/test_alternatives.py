@@ -50,3 +50,42 @@ def test_never_more_than_count_and_at_most_twice_count_tries() -> None:
 def test_an_empty_first_answer_is_left_out() -> None:
     texts, _ = run("", ["p", "q"], count=2)
     assert texts == ["p", "q"]
+
+
+def run_many(
+    first: str, choices: list[str], samples: list[str], count: int = 3
+) -> tuple[list[str], list[tuple[int, int]], list[int]]:
+    """Alternatives from an engine whose call with ``n`` returns ``choices``."""
+    calls: list[tuple[int, int]] = []
+    seeds: list[int] = []
+
+    async def sample_many(n: int, seed: int) -> list[Completion]:
+        calls.append((n, seed))
+        return [answer(text) for text in choices]
+
+    async def sample(seed: int) -> Completion:
+        seeds.append(seed)
+        return answer(samples[seed - 2] if seed - 2 < len(samples) else first)
+
+    results = asyncio.run(collect_alternatives(answer(first), count, sample, sample_many))
+    return [result.text for result in results], calls, seeds
+
+
+def test_a_server_that_honours_n_is_asked_once_and_its_choices_deduplicated() -> None:
+    texts, calls, seeds = run_many("a + b", ["a + b ", "a - b", "a - b", "b + a"], [])
+    assert texts == ["a + b", "a - b", "b + a"]
+    assert calls == [(3, 1)]  # count choices for count - 1 places
+    assert seeds == []
+
+
+def test_choices_that_bring_nothing_new_end_it_all_the_same() -> None:
+    texts, calls, seeds = run_many("x", ["x", "x", ""], ["y"])
+    assert texts == ["x"]
+    assert calls == [(3, 1)] and seeds == []  # one call with n is the whole budget
+
+
+def test_one_choice_back_means_n_was_ignored_and_sampling_goes_on_one_at_a_time() -> None:
+    texts, calls, seeds = run_many("x", ["y"], ["z", "x", "x"])
+    assert texts == ["x", "y", "z"]
+    assert calls == [(3, 1)]
+    assert seeds == [2]  # the next seed after the batch's

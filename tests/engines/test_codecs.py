@@ -39,3 +39,17 @@ def test_only_native_fim_presets_send_the_prefix_alone() -> None:
         body = codec_for(preset).body(REQUEST, "m", {})
         sent = body.get("prompt") or body.get("input_prefix")
         assert sent == ("a" if preset.native_fim else REQUEST.prompt), preset.name
+
+
+def test_openai_choices_keep_their_index_and_other_wires_have_one() -> None:
+    codec = codec_for(PRESETS["vllm"])
+    usage = GenerationUsage()
+    assert codec.read_choices({"choices": [{"index": 2, "text": "c"}]}, usage) == [(2, "c")]
+    assert codec.read_choices({"choices": [{"index": 0, "text": "a"}]}, usage) == [(0, "a")]
+    assert usage.choices == 3 and usage.finish_reason is None
+    assert codec.read({"choices": [{"index": 1, "text": "b"}]}, usage) == ""  # not choice 0
+    assert [p.name for p in PRESETS.values() if codec_for(p).takes_n] == [
+        p.name for p in PRESETS.values() if p.wire in (Wire.OPENAI, Wire.DEEPSEEK)
+    ]
+    infill = codec_for(PRESETS["llama-server"])
+    assert infill.read_choices(FINAL[Wire.LLAMA_INFILL], GenerationUsage()) == [(0, "x")]

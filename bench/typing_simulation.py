@@ -80,6 +80,21 @@ class Replay:
     typing_calls: list[list[int]] = field(default_factory=list)
     """[evaluated, total] prompt tokens of each engine call made while typing
     (a file's opening call, which evaluates its whole prompt, is left out)."""
+    ghost_at_key: int = 0
+    """Keys typed while a ghost was on screen (llama.vim's "still visible")."""
+    matching_keys: int = 0
+    """Keys typed while a ghost was on screen that typed its next character."""
+    kept_locally: int = 0
+    """Of those, keys after which the shortened ghost stayed on screen (the
+    client's own typing-through, as editors/nvim/lua/dscoder/ghost.lua does)."""
+    kept_by_server: int = 0
+    """Of the matching keys, those the server answered (at once or after its
+    debounce) with exactly the rest of the ghost: a client without local
+    typing-through would keep showing it."""
+    typed_through_answers_ms: list[float] = field(default_factory=list)
+    """Time to the server's answer for a typed-through key."""
+    pause_log: list[str] = field(default_factory=list)
+    """One line per pause, for --pauses."""
 
 
 def rss_mb(pid: int) -> float:
@@ -135,7 +150,9 @@ async def replay_file(
     calls_before = len(await prompt_eval_log(client))
     pending: asyncio.Future[Any] | None = None
     pending_id = ""
+    ghost = Ghost()
     for index, char in enumerate(to_type):
+        matched = ghost.type(char, result)
         version += 1
         client.text_document_did_change(
             types.DidChangeTextDocumentParams(
@@ -173,17 +190,28 @@ async def replay_file(
         )
         # Superseded requests end in RequestCancelled; that is expected here.
         pending.add_done_callback(lambda done: done.cancelled() or done.exception())
+        pending.add_done_callback(ghost.on_answer(ghost.key, matched, sent, result))
         pause = (char == "\n" and rng.random() < 0.5) or rng.random() < 0.04
         if pause:
-            # The user stops: time until the suggestion for this cursor arrives.
+            # The user stops: time until a ghost is on screen (at once if the
+            # client kept one while typing through), or until the answer.
             try:
                 result.pauses += 1
+                shown_before = ghost.visible()
                 answer = await asyncio.wait_for(pending, timeout=30)
                 latency_ms = (time.perf_counter() - sent) * 1000
                 result.pause_latencies_ms.append(latency_ms)
-                if shows_ghost(answer):
+                if shown_before:
+                    result.ghost_latencies_ms.append(0.0)
+                elif shows_ghost(answer):
                     result.ghost_latencies_ms.append(latency_ms)
                 stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
+                result.pause_log.append(
+                    f"{path.name}:{line}:{character} after {char!r}: {latency_ms:6.1f} ms,"
+                    f" debounce {stats.get('lastDebounceMs', 0.0):6.1f},"
+                    f" engine {stats.get('lastEngineWaitMs', 0.0):6.1f},"
+                    f" ghost {'kept' if shown_before else shows_ghost(answer)}"
+                )
                 # Time the user waited beyond the debounce and the model's own time.
                 waited = stats.get("lastDebounceMs", 0.0) + stats.get("lastEngineWaitMs", 0.0)
                 result.pause_slack_ms.append(latency_ms - waited)
@@ -205,6 +233,57 @@ def shows_ghost(answer: Any) -> bool:
     """True when an inlineCompletion answer has a suggestion to show."""
     items = getattr(answer, "items", answer) or []
     return any(getattr(item, "insert_text", "") for item in items)
+
+
+@dataclass
+class Ghost:
+    """The client's ghost text: the rest of the last suggestion at the cursor.
+
+    Typing its next character shortens it (local typing-through); any other
+    key hides it until an answer for the newest key arrives. Answers for an
+    older key are dropped, as the editors drop them.
+    """
+
+    text: str = ""
+    key: int = 0
+    """Keys typed so far; an answer for an older key is stale."""
+
+    def visible(self) -> bool:
+        return bool(self.text)
+
+    def type(self, char: str, result: Replay) -> str:
+        """Apply one key; returns the ghost's rest if the key typed through it, else ""."""
+        self.key += 1
+        if not self.text:
+            return ""
+        result.ghost_at_key += 1
+        if not self.text.startswith(char):
+            self.text = ""
+            return ""
+        result.matching_keys += 1
+        self.text = self.text[len(char) :]
+        if self.text:
+            result.kept_locally += 1
+        return self.text
+
+    def on_answer(self, key: int, expected: str, sent: float, result: Replay) -> Any:
+        def landed(done: asyncio.Future[Any]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            text = suggestion_text(done.result())
+            if expected:
+                if text == expected:
+                    result.kept_by_server += 1
+                result.typed_through_answers_ms.append((time.perf_counter() - sent) * 1000)
+            if key == self.key and text:
+                self.text = text
+
+        return landed
+
+
+def suggestion_text(answer: Any) -> str:
+    items = getattr(answer, "items", answer) or []
+    return str(getattr(items[0], "insert_text", "") or "") if items else ""
 
 
 async def prompt_eval_log(client: LanguageClient) -> list[list[int]]:
@@ -265,7 +344,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def report(name: str, replay: Replay) -> dict[str, float]:
+def report(name: str, replay: Replay, show_pauses: bool = False) -> dict[str, float]:
     stats = replay.stats
     keys = max(1, replay.keys)
     shares = [e / t for e, t in replay.typing_calls if t]
@@ -289,7 +368,14 @@ def report(name: str, replay: Replay) -> dict[str, float]:
         "pause->suggestion p95 ms": percentile(replay.pause_latencies_ms, 0.95),
         "pauses": replay.pauses,
         "pauses with a ghost": len(replay.ghost_latencies_ms),
+        "share of pauses with a ghost": len(replay.ghost_latencies_ms) / max(1, replay.pauses),
         "pause->ghost p50 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.5),
+        "pause->ghost p95 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.95),
+        "keys typed with a ghost shown": replay.ghost_at_key,
+        "  of which typed through it": replay.matching_keys,
+        "  ghost kept by the client": replay.kept_locally,
+        "  ghost kept by the server": replay.kept_by_server,
+        "typed-through answer p50 ms": percentile(replay.typed_through_answers_ms, 0.5),
         "pause slack p50 ms": percentile(replay.pause_slack_ms, 0.5),
         "  of which outside server p50 ms": percentile(replay.pause_outside_ms, 0.5),
         "empty request round trip p50 ms": percentile(replay.round_trips_ms, 0.5),
@@ -301,8 +387,19 @@ def report(name: str, replay: Replay) -> dict[str, float]:
     sys.stdout.write(f"\n== {name} ==\n")
     for key, value in figures.items():
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        sys.stdout.write(f"{key:32s} {shown}\n")
+        sys.stdout.write(f"{key:34s} {shown}\n")
+    if show_pauses:
+        sys.stdout.writelines(f"  pause {entry}\n" for entry in replay.pause_log)
     return figures
+
+
+def side_by_side(columns: dict[str, dict[str, float]]) -> None:
+    """Every figure of every mode in one table."""
+    names = list(columns)
+    sys.stdout.write(f"\n{'figure':34s}" + "".join(f" {name:>12s}" for name in names) + "\n")
+    for key in columns[names[0]]:
+        cells = "".join(f" {float(columns[name][key]):12.3f}" for name in names)
+        sys.stdout.write(f"{key:34s}{cells}\n")
 
 
 def main() -> int:
@@ -325,6 +422,7 @@ def main() -> int:
         help="also run with this setting added, side by side (e.g. context.typedRegion=false)",
     )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive mode")
+    parser.add_argument("--pauses", action="store_true", help="print one line per pause")
     args = parser.parse_args()
     from lsp.config import default_model_path
 
@@ -333,28 +431,34 @@ def main() -> int:
         sys.stderr.write("no model: pass --model\n")
         return 1
     sys.stdout.write(f"model: {model}\nfiles: {', '.join(p.name for p, _, _ in CORPUS)}\n")
-    smart = report(
+    columns: dict[str, dict[str, float]] = {}
+    columns["dscoder-lsp"] = smart = report(
         "dscoder-lsp (cache, debounce, cancellation)",
         asyncio.run(run_mode(model, False, args.keys, args.seed, args.option)),
+        args.pauses,
     )
     if args.before:
-        before = report(
+        columns["before"] = report(
             f"dscoder-lsp before ({', '.join(args.before)})",
             asyncio.run(run_mode(model, False, args.keys, args.seed, [*args.option, *args.before])),
+            args.pauses,
         )
-        sys.stdout.write(f"\n{'figure':32s} {'before':>10s} {'now':>10s}\n")
-        for key in smart:
-            sys.stdout.write(f"{key:32s} {before[key]:10.3f} {smart[key]:10.3f}\n")
     if not args.no_naive:
-        naive = report(
+        columns["naive"] = naive = report(
             "naive (no cache, no debounce, no cancellation)",
             asyncio.run(run_mode(model, True, args.keys, args.seed, args.option)),
+            args.pauses,
         )
         ratio = naive["engine calls / 100 keys"] / max(1e-9, smart["engine calls / 100 keys"])
         sys.stdout.write(f"\nengine calls, naive / dscoder-lsp: {ratio:.1f}x\n")
+    if len(columns) > 1:
+        side_by_side(columns)
     sys.stdout.write(
         f"pause->suggestion minus (its debounce + engine time), p50: "
         f"{smart['pause slack p50 ms']:.1f} ms (target: at most 10 ms)\n"
+        f"pause->ghost p50 (ghost shown): {smart['pause->ghost p50 ms (ghost shown)']:.1f} ms"
+        f" (target: at most 40 ms); engine calls per keystroke:"
+        f" {smart['engine calls per keystroke']:.3f} (target: at most 0.25)\n"
     )
     return 0
 

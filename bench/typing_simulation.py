@@ -11,19 +11,32 @@ Figures printed per mode: engine calls per 100 keystrokes, cache hit rate,
 prompt tokens evaluated per engine call (p50/p95, and as a share of the
 prompt), time from pause to suggestion (p50/p95) and how much of it was
 neither debounce nor engine time ("pause slack"), how many pauses got a
-suggestion to show (a ghost) and the time to it (p50), server overhead per
-request (p50, end to end minus engine time), and RSS.
+suggestion to show (a ghost) and the time to it (p50/p95), server overhead
+per request (p50, end to end minus engine time), and RSS.
+
+The client keeps a ghost as the editors do: the rest of the last suggestion
+for the newest key, shortened while the typed keys match it (the Neovim
+plugin's own typing-through) and hidden by any other key. So the figures
+include how many keys were typed with a ghost on screen (llama.vim's "still
+visible when the next key is typed"), how many typed through it, whether the
+server answered each of those with exactly the rest (a client without
+local typing-through keeps it then), and a pause that starts with a ghost on
+screen counts as a ghost at 0 ms. ``--accept`` takes a ghost's line with one
+key when it is what comes next, as a user would; ``--pauses`` prints each
+pause (where, its debounce, its engine time, whether a ghost showed). Every
+mode's figures end in one side-by-side table.
 
 The typed text runs across many lines (``--keys`` characters from a start
 line in each file, Enter and indentation included), so the figures cover
 the calls after a new line as well as those along one. ``--before
 KEY=VALUE`` adds a run of the same replay with that setting (for instance
 ``context.typedRegion=false``, the behaviour before the typed region), and
-prints it beside the default; ``--no-naive`` skips the naive mode.
+prints it beside the default; ``--compare KEY=VALUE`` adds one run, and one
+column, per setting; ``--no-naive`` skips the naive mode.
 
     .venv/bin/python bench/typing_simulation.py [--keys 300] [--model PATH]
         [--option context.stableHeadLines=0 ...] [--before context.typedRegion=false]
-        [--no-naive]
+        [--no-naive] [--accept] [--pauses]
 """
 
 from __future__ import annotations
@@ -95,6 +108,8 @@ class Replay:
     """Time to the server's answer for a typed-through key."""
     pause_log: list[str] = field(default_factory=list)
     """One line per pause, for --pauses."""
+    accepts: int = 0
+    """Lines of a ghost accepted with one key (--accept)."""
 
 
 def rss_mb(pid: int) -> float:
@@ -116,6 +131,7 @@ async def replay_file(
     naive: bool,
     rng: random.Random,
     result: Replay,
+    accept: bool = False,
 ) -> None:
     lines = path.read_text("utf-8").splitlines(keepends=True)
     head = "".join(lines[:start_line])
@@ -151,7 +167,14 @@ async def replay_file(
     pending: asyncio.Future[Any] | None = None
     pending_id = ""
     ghost = Ghost()
-    for index, char in enumerate(to_type):
+    index = 0
+    while index < len(to_type):
+        # With --accept, a ghost whose line is what comes next is taken with
+        # one key (accept line), as a user would; otherwise one character.
+        char = ghost.line() if accept and to_type.startswith(ghost.line(), index) else ""
+        result.accepts += bool(char)
+        char = char or to_type[index]
+        index += len(char)
         matched = ghost.type(char, result)
         version += 1
         client.text_document_did_change(
@@ -171,7 +194,7 @@ async def replay_file(
         if char == "\n":
             line, character = line + 1, 0
         else:
-            character += len(char.encode("utf-16-le")) // 2
+            character += len(char.encode("utf-16-le")) // 2  # no line break in an accept
         result.keys += 1
         if pending is not None and not pending.done() and not naive:
             client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=pending_id))
@@ -251,6 +274,12 @@ class Ghost:
     def visible(self) -> bool:
         return bool(self.text)
 
+    def line(self) -> str:
+        """What accepting a line would insert: the ghost up to its first line
+        break, if that is two characters or more (else nothing to accept)."""
+        first = self.text.split("\n", 1)[0]
+        return first if len(first) >= 2 else ""
+
     def type(self, char: str, result: Replay) -> str:
         """Apply one key; returns the ghost's rest if the key typed through it, else ""."""
         self.key += 1
@@ -292,7 +321,7 @@ async def prompt_eval_log(client: LanguageClient) -> list[list[int]]:
 
 
 async def run_mode(
-    model: str, naive: bool, max_keys: int, seed: int, settings: list[str]
+    model: str, naive: bool, max_keys: int, seed: int, settings: list[str], accept: bool = False
 ) -> Replay:
     client = LanguageClient("dscoder-bench", "0.1")
     await client.start_io(
@@ -322,7 +351,7 @@ async def run_mode(
     rng = random.Random(seed)
     result = Replay()
     for path, language, start_line in CORPUS:
-        await replay_file(client, path, language, start_line, max_keys, naive, rng, result)
+        await replay_file(client, path, language, start_line, max_keys, naive, rng, result, accept)
     # The floor under "outside the server": a request that does no work.
     for _ in range(50):
         sent = time.perf_counter()
@@ -371,6 +400,7 @@ def report(name: str, replay: Replay, show_pauses: bool = False) -> dict[str, fl
         "share of pauses with a ghost": len(replay.ghost_latencies_ms) / max(1, replay.pauses),
         "pause->ghost p50 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.5),
         "pause->ghost p95 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.95),
+        "lines accepted (--accept)": replay.accepts,
         "keys typed with a ghost shown": replay.ghost_at_key,
         "  of which typed through it": replay.matching_keys,
         "  ghost kept by the client": replay.kept_locally,
@@ -396,9 +426,14 @@ def report(name: str, replay: Replay, show_pauses: bool = False) -> dict[str, fl
 def side_by_side(columns: dict[str, dict[str, float]]) -> None:
     """Every figure of every mode in one table."""
     names = list(columns)
-    sys.stdout.write(f"\n{'figure':34s}" + "".join(f" {name:>12s}" for name in names) + "\n")
+    widths = [max(12, len(name)) for name in names]
+    header = "".join(f" {name:>{width}s}" for name, width in zip(names, widths, strict=True))
+    sys.stdout.write(f"\n{'figure':34s}{header}\n")
     for key in columns[names[0]]:
-        cells = "".join(f" {float(columns[name][key]):12.3f}" for name in names)
+        cells = "".join(
+            f" {float(columns[name][key]):{width}.3f}"
+            for name, width in zip(names, widths, strict=True)
+        )
         sys.stdout.write(f"{key:34s}{cells}\n")
 
 
@@ -421,8 +456,20 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="also run with this setting added, side by side (e.g. context.typedRegion=false)",
     )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more run per setting, each its own column (e.g. scheduler.prefetch=true)",
+    )
     parser.add_argument("--no-naive", action="store_true", help="skip the naive mode")
     parser.add_argument("--pauses", action="store_true", help="print one line per pause")
+    parser.add_argument(
+        "--accept",
+        action="store_true",
+        help="accept a ghost's line with one key when it is what comes next",
+    )
     args = parser.parse_args()
     from lsp.config import default_model_path
 
@@ -434,19 +481,36 @@ def main() -> int:
     columns: dict[str, dict[str, float]] = {}
     columns["dscoder-lsp"] = smart = report(
         "dscoder-lsp (cache, debounce, cancellation)",
-        asyncio.run(run_mode(model, False, args.keys, args.seed, args.option)),
+        asyncio.run(run_mode(model, False, args.keys, args.seed, args.option, args.accept)),
         args.pauses,
     )
     if args.before:
         columns["before"] = report(
             f"dscoder-lsp before ({', '.join(args.before)})",
-            asyncio.run(run_mode(model, False, args.keys, args.seed, [*args.option, *args.before])),
+            asyncio.run(
+                run_mode(
+                    model,
+                    False,
+                    args.keys,
+                    args.seed,
+                    [*args.option, *args.before],
+                    args.accept,
+                )
+            ),
+            args.pauses,
+        )
+    for setting in args.compare:
+        columns[setting.rsplit(".", 1)[-1]] = report(
+            f"dscoder-lsp with {setting}",
+            asyncio.run(
+                run_mode(model, False, args.keys, args.seed, [*args.option, setting], args.accept)
+            ),
             args.pauses,
         )
     if not args.no_naive:
         columns["naive"] = naive = report(
             "naive (no cache, no debounce, no cancellation)",
-            asyncio.run(run_mode(model, True, args.keys, args.seed, args.option)),
+            asyncio.run(run_mode(model, True, args.keys, args.seed, args.option, args.accept)),
             args.pauses,
         )
         ratio = naive["engine calls / 100 keys"] / max(1e-9, smart["engine calls / 100 keys"])

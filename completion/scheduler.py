@@ -31,6 +31,7 @@ from typing import Any
 from completion.cache import CompletionCache, window_after, window_before
 from completion.context import Context
 from completion.document import Document
+from completion.indentation import detect_style, leading_ws
 from completion.pipeline import Completion, CompletionPipeline
 from completion.stats import Stats
 
@@ -61,6 +62,11 @@ class SchedulerOptions:
     A next request that cannot use it stops it at once."""
     prefetch: bool = False
     """After a suggestion, compute the next one as if it were accepted."""
+    prefetch_next_line: bool = False
+    """When the model has nothing more for the end of a line, compute the next
+    line's suggestion as if Enter were pressed and the editor had indented the
+    new line (as the line above, one level more after an opener), so the
+    request there is answered from the cache."""
     learn_pauses: bool = True
     """Learn after which kinds of key (a word character, a space, an opening
     bracket or comma, other punctuation, a line's indentation) this user pauses,
@@ -371,6 +377,7 @@ class Scheduler:
         offset: int,
         file_path: str | None,
         context: Context | None = None,
+        prefetched: bool = False,
     ) -> Flight:
         # The flight works on a snapshot (sharing the parsed tree): the live
         # document keeps changing.
@@ -390,9 +397,10 @@ class Scheduler:
                     snapshot, offset, result.text, result.multiline, fingerprint, replaces
                 )
             # An answer that replaces closers is not prefetched past: the
-            # accepted document would need the range applied.
-            if self.options.prefetch and result.text and result.end == result.start:
-                self._prefetch(pipeline, fingerprint, snapshot, offset, result.text, file_path)
+            # accepted document would need the range applied. A prefetch is
+            # not prefetched past either: one guess ahead, not a chain.
+            if not prefetched and result.end == result.start and answered(result):
+                self._prefetch_after(pipeline, fingerprint, snapshot, offset, result, file_path)
             return result
 
         task = asyncio.create_task(run(), name=f"flight {document.uri}")
@@ -429,7 +437,25 @@ class Scheduler:
         """
         accepted = accepted_document(document, offset, text)
         self.stats.add(prefetches=1)
-        self._launch(pipeline, fingerprint, accepted, offset + len(text), file_path)
+        self._launch(
+            pipeline, fingerprint, accepted, offset + len(text), file_path, prefetched=True
+        )
+
+    def _prefetch_after(
+        self,
+        pipeline: CompletionPipeline,
+        fingerprint: str,
+        document: Document,
+        offset: int,
+        result: Completion,
+        file_path: str | None,
+    ) -> None:
+        """Start what the user likely asks for next, where a prefetch option says so."""
+        if self.options.prefetch and result.text:
+            self._prefetch(pipeline, fingerprint, document, offset, result.text, file_path)
+        elif self.options.prefetch_next_line and not result.text and ends_line(document, offset):
+            enter = "\n" + next_line_indent(document.text, offset)
+            self._prefetch(pipeline, fingerprint, document, offset, enter, file_path)
 
     def _landed(self, flight: Flight, task: asyncio.Task[Completion]) -> None:
         if self._flights.get(flight.uri) is flight:
@@ -546,6 +572,32 @@ def running(task: asyncio.Task[Completion]) -> bool:
     """Not finished, and not already told to stop (a second cancel would
     interrupt the engine's own clean-up)."""
     return not task.done() and not task.cancelling()
+
+
+def ends_line(document: Document, offset: int) -> bool:
+    """The cursor is after code, with nothing but blanks to the end of its line."""
+    text = document.text
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    rest = text[offset : line_end if line_end >= 0 else len(text)]
+    return bool(text[line_start:offset].strip()) and not rest.strip()
+
+
+INDENT_SAMPLE = 20_000
+"""Characters before the cursor read to tell the document's indentation style."""
+
+
+def next_line_indent(text: str, offset: int) -> str:
+    """The indentation an editor gives the line after Enter at ``offset``:
+    the line's own, one level deeper after a block or bracket opener."""
+    line = text[text.rfind("\n", 0, offset) + 1 : offset]
+    indent = leading_ws(line)
+    if not line.rstrip().endswith((":", "{", "(", "[")):
+        return indent
+    style = detect_style(text[max(0, offset - INDENT_SAMPLE) : offset])
+    if style is not None and style.tabs:
+        return indent + "\t"
+    return indent + " " * (style.width if style is not None else 4)
 
 
 def answered(result: Completion) -> bool:

@@ -20,7 +20,9 @@ from completion.scheduler import (
     SchedulerOptions,
     TypingPace,
     accepted_document,
+    ends_line,
     key_kind,
+    next_line_indent,
 )
 from completion.stats import Stats
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
@@ -407,3 +409,43 @@ async def test_a_cache_hit_waits_for_nothing(tiny_engine: LlamaCppEngine) -> Non
     hit = scheduler.cached(tiny, "m", document, cursor + 2)  # no await: nothing waited
     assert hit is not None and hit.cached and hit.text == shown.text[2:]
     assert (tiny.stats.cache_hits, tiny.stats.engine_calls) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "indent"),
+    [
+        ("def f(a):\n    x = 1", "    "),
+        ("def f(a):\n    if a:", "        "),
+        ("def f(a):\n  if a:", "    "),  # two-space style
+        ("f = {", "    "),  # no indented line yet: four spaces
+        ("if (a) {\n\tb();\n\tif (c) {", "\t\t"),
+        ("x = 1", ""),
+    ],
+)
+def test_the_next_line_is_indented_as_an_editor_would(text: str, indent: str) -> None:
+    assert next_line_indent(text + "\nrest", len(text)) == indent
+
+
+def test_a_line_ends_where_only_blanks_follow_code() -> None:
+    text = "x = 1  \n\ny = f(2)\n"
+    assert ends_line(Document("u", text), len("x = 1"))
+    assert not ends_line(Document("u", text), len("x = 1  \n"))  # a blank line
+    assert not ends_line(Document("u", text), len("x = 1  \n\ny = f("))  # code follows
+
+
+async def test_the_line_after_enter_is_prefetched_where_the_model_ends_a_line(
+    tiny_engine: LlamaCppEngine,
+) -> None:
+    from tests.conftest import fill_case
+
+    tiny = CompletionPipeline(tiny_engine, CompletionOptions(), Stats())
+    scheduler = Scheduler(SchedulerOptions(debounce_ms=0, prefetch_next_line=True), tiny.stats)
+    case = fill_case("single-line")  # "    level = height + step", then "    return level"
+    text = case["prefix"] + case["middle"] + case["suffix"]
+    cursor = len(case["prefix"] + case["middle"])
+    document = Document("file:///d.py", text, "python")
+    done = await scheduler.complete(tiny, "m", document, cursor, invoked=True)
+    assert done.text == "" and tiny.stats.prefetches == 1  # the line is complete
+    document.replace(cursor, cursor, "\n    ")  # Enter, and the editor's indentation
+    after = await scheduler.complete(tiny, "m", document, cursor + 5)
+    assert after.cached and after.text and tiny.stats.engine_calls == 2

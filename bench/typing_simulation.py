@@ -110,6 +110,8 @@ class Replay:
     """One line per pause, for --pauses."""
     accepts: int = 0
     """Lines of a ghost accepted with one key (--accept)."""
+    ghost_debounced_ms: list[float] = field(default_factory=list)
+    """The ghost latencies of pauses whose request waited out a debounce."""
 
 
 def rss_mb(pid: int) -> float:
@@ -229,6 +231,8 @@ async def replay_file(
                 elif shows_ghost(answer):
                     result.ghost_latencies_ms.append(latency_ms)
                 stats = plain(await client.protocol.send_request_async("dscoder/stats", {}))
+                if shows_ghost(answer) and not shown_before and stats.get("lastDebounceMs"):
+                    result.ghost_debounced_ms.append(latency_ms)
                 result.pause_log.append(
                     f"{path.name}:{line}:{character} after {char!r}: {latency_ms:6.1f} ms,"
                     f" debounce {stats.get('lastDebounceMs', 0.0):6.1f},"
@@ -400,6 +404,11 @@ def report(name: str, replay: Replay, show_pauses: bool = False) -> dict[str, fl
         "share of pauses with a ghost": len(replay.ghost_latencies_ms) / max(1, replay.pauses),
         "pause->ghost p50 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.5),
         "pause->ghost p95 ms (ghost shown)": percentile(replay.ghost_latencies_ms, 0.95),
+        "  of those, after a debounce": len(replay.ghost_debounced_ms),
+        "  their p50 ms": percentile(replay.ghost_debounced_ms, 0.5),
+        "  answered at once, p50 ms": percentile(
+            [ms for ms in replay.ghost_latencies_ms if ms not in replay.ghost_debounced_ms], 0.5
+        ),
         "lines accepted (--accept)": replay.accepts,
         "keys typed with a ghost shown": replay.ghost_at_key,
         "  of which typed through it": replay.matching_keys,

@@ -194,6 +194,8 @@ class PauseLearner:
     min_keys: float = 8.0
     """Keys of a kind seen before its share is trusted."""
     share_at_once: float = 0.25
+    """The share of keys followed by a pause from which a kind gets no debounce:
+    four calls for each pause answered at once."""
 
     def observe(self, kind: str, paused: bool) -> None:
         """The key of ``kind`` was followed by a pause (True) or by another key."""

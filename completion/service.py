@@ -267,10 +267,15 @@ class CompletionService:
     ) -> Completion:
         engine = await self.ready_engine()
         pipeline = self.pipeline_for(engine)
+        fingerprint = self.fingerprint(engine)
+        # A cached answer (typing through a suggestion) waits on nothing.
+        hit = self.scheduler.cached(pipeline, fingerprint, document, offset)
+        if hit is not None:
+            return hit
         await self.cross_file.prepare(document, self.options.context.cross_file)
         try:
             return await self.scheduler.complete(
-                pipeline, self.fingerprint(engine), document, offset, file_path, invoked
+                pipeline, fingerprint, document, offset, file_path, invoked
             )
         except (ContextTooLongError, EngineCrashedError):
             raise  # a crashed worker is restarted, and reported, by its engine

@@ -12,7 +12,18 @@ from completion.context import ContextOptions
 from completion.decisions import Multiline
 from completion.document import Document
 from completion.pipeline import CompletionOptions, CompletionPipeline
-from completion.scheduler import Scheduler, SchedulerOptions, TypingPace, accepted_document
+from completion.scheduler import (
+    INDENT,
+    LINE_START,
+    PauseLearner,
+    Scheduler,
+    SchedulerOptions,
+    TypingPace,
+    accepted_document,
+    ends_line,
+    key_kind,
+    next_line_indent,
+)
 from completion.stats import Stats
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 from tests.support.trees import sexp
@@ -282,3 +293,159 @@ def test_the_accepted_document_is_parsed_as_if_from_scratch() -> None:
     assert accepted.text == text[:offset] + "a + 1 if a else (\n        0)" + text[offset:]
     assert sexp(accepted.syntax_tree()) == sexp(fresh.syntax_tree())  # type: ignore[arg-type]
     assert document.text == text  # the original is untouched
+
+
+def test_pauses_do_not_count_as_typing_speed() -> None:
+    pace = TypingPace()
+    for moment in (0.0, 0.1, 0.2, 0.3, 0.9, 1.0):  # a 600 ms pause among 100 ms gaps
+        pace.update(moment)
+    assert 90 < pace.average_ms < 110
+    before = TypingPace()
+    for moment in (0.0, 0.1, 0.2, 0.3, 0.9, 1.0):
+        before.update(moment, learn_pauses=False)  # the old rule: only gaps over 1 s
+    assert before.average_ms > 150
+
+
+@pytest.mark.parametrize(
+    ("text", "previous", "kind"),
+    [
+        ("x = foo", "", "word"),
+        ("x = ", "", "space"),
+        ("foo(", "", "opener"),
+        ("foo(a,", "", "opener"),
+        ("a.", "", "punctuation"),
+        ("if a:\n", "punctuation", LINE_START),
+        ("if a:\n    ", "punctuation", LINE_START),  # Enter with the editor's indent
+        ("if a:\n  ", LINE_START, INDENT),  # indentation typed by hand
+        ("", "", LINE_START),
+    ],
+)
+def test_key_kinds(text: str, previous: str, kind: str) -> None:
+    assert key_kind(text + "\nrest", len(text), previous) == kind
+
+
+def test_the_learner_skips_the_debounce_only_where_this_user_pauses() -> None:
+    learner = PauseLearner()
+    for number in range(40):
+        learner.observe("opener", paused=number % 2 == 0)  # half of them
+        learner.observe("word", paused=number % 20 == 0)  # one in twenty
+    assert learner.at_once("opener") is True
+    assert learner.at_once("word") is False
+    assert learner.at_once("space") is None  # never seen: the default rules apply
+    learner.observe("space", paused=True)
+    assert learner.at_once("space") is None  # one key is not enough to judge
+
+
+def test_a_learner_follows_a_change_of_habit() -> None:
+    learner = PauseLearner()
+    for _ in range(50):
+        learner.observe("opener", paused=True)
+    for _ in range(150):
+        learner.observe("opener", paused=False)
+    assert learner.at_once("opener") is False
+
+
+@pytest.fixture
+async def tiny_engine(tiny_model: Path) -> AsyncIterator[LlamaCppEngine]:
+    engine = LlamaCppEngine(LlamaCppOptions(model_path=str(tiny_model)))
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+async def test_hand_typed_indentation_is_debounced_once_learned(
+    tiny_engine: LlamaCppEngine,
+) -> None:
+    tiny = CompletionPipeline(tiny_engine, CompletionOptions(), Stats())
+    scheduler = Scheduler(SchedulerOptions(debounce_ms=50), tiny.stats)
+    document = Document("file:///d.py", "def f(a):\n    ", "python")
+    context = tiny.make_context(document, len(document.text))
+    kind = key_kind(document.text, len(document.text), LINE_START)
+    assert kind == INDENT
+    # Unknown habits: a blank line is answered at once, as before.
+    assert scheduler.at_once(document, len(document.text), context, False, kind)
+    for _ in range(10):
+        scheduler.pauses.observe(INDENT, paused=False)
+    assert not scheduler.at_once(document, len(document.text), context, False, kind)
+    assert scheduler.at_once(document, len(document.text), context, False, LINE_START)
+
+
+async def test_the_key_after_an_accept_is_not_debounced(tiny_engine: LlamaCppEngine) -> None:
+    from tests.conftest import fill_case
+
+    single = CompletionOptions(context=ContextOptions(multiline=Multiline.NEVER))
+    tiny = CompletionPipeline(tiny_engine, single, Stats())
+    scheduler = Scheduler(SchedulerOptions(debounce_ms=2000, debounce_max_ms=2000), tiny.stats)
+    case = fill_case("mid-line")
+    cursor = len(case["prefix"])
+    document = Document("file:///d.py", case["prefix"] + case["suffix"], "python")
+    shown = await scheduler.complete(tiny, "m", document, cursor, invoked=True)
+    assert shown.text == case["middle"] and shown.timing.debounce_ms == 0
+    document.replace(cursor, cursor, shown.text)  # accepted
+    after = await scheduler.complete(tiny, "m", document, cursor + len(shown.text))
+    assert not after.cached and after.timing.debounce_ms == 0
+    assert tiny.stats.engine_calls == 2
+    # Anywhere else the debounce still applies (cancelled before it ends).
+    document.replace(cursor, cursor, "x")
+    elsewhere = asyncio.create_task(scheduler.complete(tiny, "m", document, cursor + 1))
+    await asyncio.sleep(0.3)
+    assert not elsewhere.done() and tiny.stats.engine_calls == 2
+    elsewhere.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await elsewhere
+
+
+async def test_a_cache_hit_waits_for_nothing(tiny_engine: LlamaCppEngine) -> None:
+    from tests.conftest import fill_case
+
+    tiny = CompletionPipeline(tiny_engine, CompletionOptions(), Stats())
+    scheduler = Scheduler(SchedulerOptions(debounce_ms=2000, debounce_max_ms=2000), tiny.stats)
+    case = fill_case("mid-line")
+    cursor = len(case["prefix"])
+    document = Document("file:///d.py", case["prefix"] + case["suffix"], "python")
+    assert scheduler.cached(tiny, "m", document, cursor) is None
+    shown = await scheduler.complete(tiny, "m", document, cursor, invoked=True)
+    document.replace(cursor, cursor, shown.text[:2])  # typed through
+    hit = scheduler.cached(tiny, "m", document, cursor + 2)  # no await: nothing waited
+    assert hit is not None and hit.cached and hit.text == shown.text[2:]
+    assert (tiny.stats.cache_hits, tiny.stats.engine_calls) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "indent"),
+    [
+        ("def f(a):\n    x = 1", "    "),
+        ("def f(a):\n    if a:", "        "),
+        ("def f(a):\n  if a:", "    "),  # two-space style
+        ("f = {", "    "),  # no indented line yet: four spaces
+        ("if (a) {\n\tb();\n\tif (c) {", "\t\t"),
+        ("x = 1", ""),
+    ],
+)
+def test_the_next_line_is_indented_as_an_editor_would(text: str, indent: str) -> None:
+    assert next_line_indent(text + "\nrest", len(text)) == indent
+
+
+def test_a_line_ends_where_only_blanks_follow_code() -> None:
+    text = "x = 1  \n\ny = f(2)\n"
+    assert ends_line(Document("u", text), len("x = 1"))
+    assert not ends_line(Document("u", text), len("x = 1  \n"))  # a blank line
+    assert not ends_line(Document("u", text), len("x = 1  \n\ny = f("))  # code follows
+
+
+async def test_the_line_after_enter_is_prefetched_where_the_model_ends_a_line(
+    tiny_engine: LlamaCppEngine,
+) -> None:
+    from tests.conftest import fill_case
+
+    tiny = CompletionPipeline(tiny_engine, CompletionOptions(), Stats())
+    scheduler = Scheduler(SchedulerOptions(debounce_ms=0, prefetch_next_line=True), tiny.stats)
+    case = fill_case("single-line")  # "    level = height + step", then "    return level"
+    text = case["prefix"] + case["middle"] + case["suffix"]
+    cursor = len(case["prefix"] + case["middle"])
+    document = Document("file:///d.py", text, "python")
+    done = await scheduler.complete(tiny, "m", document, cursor, invoked=True)
+    assert done.text == "" and tiny.stats.prefetches == 1  # the line is complete
+    document.replace(cursor, cursor, "\n    ")  # Enter, and the editor's indentation
+    after = await scheduler.complete(tiny, "m", document, cursor + 5)
+    assert after.cached and after.text and tiny.stats.engine_calls == 2

@@ -148,6 +148,39 @@ def test_typing_through_shortens_the_suggestion_without_a_request(
     assert editor.server_stats()["requests"] == server_requests
 
 
+def test_the_ghost_stays_while_typing_through_it_key_by_key_and_across_enter(
+    start_editor: StartEditor,
+) -> None:
+    editor = start_editor()
+    case = fill_case("multi-line")
+    middle = case["middle"]
+    first_line = middle.split("\n", 1)[0]
+    type_to_hole(editor, case)
+    editor.wait_ghost(middle)
+    requests = editor.counters()["requests"]
+    server_requests = editor.server_stats()["requests"]
+
+    for typed in range(1, len(first_line) + 1):
+        editor.type(first_line[typed - 1])
+        # Shortened where it is, by the plugin: no request, so it was never hidden.
+        assert editor.wait_ghost(middle[typed:], timeout=5) == middle[typed:]
+        assert editor.ghost_position() == editor.cursor()
+    row = editor.cursor()[0]
+    editor.press("<CR>")  # the editor indents the new line as the suggestion does
+    wait_for(lambda: editor.cursor()[0] == row + 1, what="the new line")
+    indent = editor.nvim.current.line
+    assert middle[len(first_line) :].startswith("\n" + indent), indent
+    rest = middle[len(first_line) + 1 + len(indent) :]
+    assert editor.wait_ghost(rest, timeout=5) == rest
+    assert editor.ghost_position() == editor.cursor()
+    assert editor.counters()["requests"] == requests
+    assert editor.server_stats()["requests"] == server_requests
+
+    editor.press("<Tab>")  # accepting the rest still inserts exactly the suggestion
+    expected = case["prefix"] + middle + case["suffix"]
+    wait_for(lambda: editor.text() == expected, what="the rest to be inserted")
+
+
 def test_typing_something_else_drops_the_suggestion(start_editor: StartEditor) -> None:
     editor = start_editor()
     case = fill_case("single-line")

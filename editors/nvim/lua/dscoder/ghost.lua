@@ -4,7 +4,8 @@
 -- 0.11 does not declare the capability), debounced, and cancels the previous
 -- request with client:cancel_request whenever the text changes. The suggestion
 -- is drawn with one extmark: the first line inline at the cursor, the rest as
--- virt_lines. Typing characters that match it shortens it without a new request.
+-- virt_lines. Typing characters that match it (Enter and the indentation too)
+-- shortens it at once, without a new request, as llama.vim does.
 
 local api = vim.api
 local text_util = require('dscoder.text')
@@ -194,9 +195,39 @@ function M.reset(bufnr)
   M.hide(bufnr)
 end
 
+--- The text typed at the suggestion's anchor, if the buffer and cursor still
+--- fit it: the line starts with `before`, the cursor's line ends with the
+--- replaced text and `after`, and the cursor is at most as many lines below the
+--- anchor as the suggestion has line breaks (typing through Enter and the
+--- editor's indentation). nil when they do not fit.
+---@param bufnr integer
+---@param s dscoder.Suggestion
+---@param row integer
+---@param col integer
+---@return string?
+local function typed_at_anchor(bufnr, s, row, col)
+  local _, breaks = s.text:gsub('\n', '')
+  if row < s.row or row - s.row > breaks then
+    return nil
+  end
+  local lines = api.nvim_buf_get_lines(bufnr, s.row, row + 1, false)
+  local last = lines[#lines] or ''
+  local tail = s.replaced .. s.after
+  if not vim.startswith(lines[1] or '', s.before) or last:sub(col + 1) ~= tail then
+    return nil
+  end
+  if #lines == 1 and col < #s.before then
+    return nil
+  end
+  lines[#lines] = last:sub(1, col)
+  lines[1] = lines[1]:sub(#s.before + 1)
+  return table.concat(lines, '\n')
+end
+
 --- Check the suggestion against the buffer and cursor. Characters typed at the
---- anchor that match the suggestion are taken off its front (typing through);
---- anything else removes it. Returns whether a suggestion is still shown.
+--- anchor that match the suggestion are taken off its front (typing through,
+--- across line breaks too); anything else removes it. Returns whether a
+--- suggestion is still shown. No request is sent while it is.
 ---@param bufnr integer
 ---@return boolean
 function M.sync(bufnr)
@@ -207,23 +238,16 @@ function M.sync(bufnr)
   end
   local win = api.nvim_get_current_win()
   local valid, typed = false, ''
+  local row, col = 0, 0
   if api.nvim_win_get_buf(win) == bufnr and in_insert_mode() then
     local cursor = api.nvim_win_get_cursor(win)
-    local row, col = cursor[1] - 1, cursor[2]
-    local line = line_at(bufnr, row)
-    local tail = s.replaced .. s.after
-    if
-      row == s.row
-      and #line >= #s.before + #tail
-      and vim.startswith(line, s.before)
-      and vim.endswith(line, tail)
-    then
-      typed = line:sub(#s.before + 1, #line - #tail)
-      valid = col == #s.before + #typed
-        and vim.startswith(s.text, typed)
-        and #typed < #s.text
-        and (typed == '' or s.replaced == '')
-    end
+    row, col = cursor[1] - 1, cursor[2]
+    local at_anchor = typed_at_anchor(bufnr, s, row, col)
+    typed = at_anchor or ''
+    valid = at_anchor ~= nil
+      and vim.startswith(s.text, typed)
+      and #typed < #s.text
+      and (typed == '' or s.replaced == '')
   end
   if not valid then
     M.hide(bufnr)
@@ -231,8 +255,8 @@ function M.sync(bufnr)
   end
   if typed ~= '' then
     s.text = s.text:sub(#typed + 1)
-    s.before = s.before .. typed
-    s.col = s.col + #typed
+    s.row, s.col = row, col
+    s.before = line_at(bufnr, row):sub(1, col)
     s.typed = s.typed .. typed
     s.accepted_units = s.accepted_units + utf16_units(typed)
     M.counters.typed_through = M.counters.typed_through + 1
@@ -495,6 +519,9 @@ function M.cycle(bufnr, step)
       M.request(bufnr, INVOKED, 2)
     end
     return true
+  end
+  if s.typed:find('\n', 1, true) then
+    return true -- typed through a line break: the alternatives' anchor is behind
   end
   -- Among the items that still fit what was typed through, the next one round.
   for offset = 1, #s.items - 1 do

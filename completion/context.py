@@ -81,16 +81,15 @@ class ContextOptions:
     a line then only appends to the prompt, so the engine's cached prompt is
     reused up to the new characters; otherwise the suffix, which follows the
     prefix in the prompt, is evaluated again on every keystroke."""
-    typed_region: bool = False
+    typed_region: bool = True
     """While the user types in one place, keep the prompt's prefix and suffix
     as they were cut when typing began, and put everything typed since then
     after the FIM middle marker, across lines (``completion.region``): the
     prompt only grows at its end, so a new line costs the engine its new keys,
     not the suffix again. Needs a template whose middle follows the prompt.
-    Off by default until the bundled tiny test model is retrained on this
-    prompt form (it fills 8 of 60 held-out holes in it; DeepSeek Coder's own
-    FIM training splits at random characters, so multi-line middles are its
-    normal input)."""
+    DeepSeek Coder's FIM training splits at random characters, so a middle
+    that already holds typed lines is its normal input; the bundled tiny test
+    model is trained on this form too."""
     typed_region_lines: int = 16
     """Most line breaks in the typed region before it is anchored again."""
     typed_region_tokens: int = 192

@@ -34,7 +34,10 @@ def _split(text: str, size: int) -> list[str]:
             break
         chunks.append(text[start : cut + 1])
         start = cut + 1
-    chunks.append(text[start:])
+    # No empty chunk after a final line break: it would share its first line
+    # with the next chunk and be taken as the one holding that line.
+    if start < len(text) or not chunks:
+        chunks.append(text[start:])
     return chunks
 
 

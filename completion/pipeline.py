@@ -364,6 +364,8 @@ class CompletionPipeline:
             log.debug(
                 "prompt of %d tokens over %d: context budget %d", exact, limit, options.max_tokens
             )
+            # The region's anchor was cut with the estimate that was just proven wrong.
+            self.regions.forget(document.uri)
             context = self.make_context(document, offset, file_path, options)
             prompt = self.make_prompt(context)
         return context, prompt
@@ -427,6 +429,7 @@ class CompletionPipeline:
                 # The engine's real window is smaller than it reported: cut a quarter.
                 options = self.context_options(context.multiline)
                 smaller = dataclasses.replace(options, max_tokens=options.max_tokens * 3 // 4)
+                self.regions.forget(document.uri)
                 context = self.make_context(document, offset, file_path, smaller)
                 prompt = self.make_prompt(context)
             raw, usage = await self.generate(prompt, context, timing, progress, session, seed)

@@ -38,3 +38,13 @@ def test_edits_match_the_document(text: str, edits: list[tuple[tuple[int, int], 
         assert large.line_count == document.text.count("\n") + 1
     for line in range(document.text.count("\n") + 1):
         assert large.line_text(line) == document.text.split("\n")[line].removesuffix("\r")
+
+
+def test_a_split_ending_on_a_line_break_leaves_no_empty_chunk() -> None:
+    # Hypothesis found it: the edit made a chunk long enough to split exactly
+    # at its final line break, and the empty piece after it hid line 10.
+    text = "\n\n\n\n\naaa\naaaaa\n\n\naaaaaa\na\n"
+    large, document = LargeText(text, chunk_chars=8), Document("file:///r.txt", text)
+    large.replace(9, 0, 0, 0, "y😀")  # a reversed range is an insert at its start
+    document.replace(document.line_start(9), document.line_start(9), "y😀")
+    assert [large.line_text(n) for n in range(12)] == document.text.split("\n")

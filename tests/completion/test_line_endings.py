@@ -11,7 +11,8 @@ from completion.pipeline import CompletionOptions, CompletionPipeline, line_endi
 from completion.stats import Stats
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 
-SOURCE = "def area(width, height):\n    return width * height\n\n\ndef perimeter(w, h):\n    "
+# The tiny model answers this with a line break in it, which the CRLF answer must carry.
+SOURCE = "def area(width, height):\n    return width * height\n\n\ndef add_width(width, step):\n    "
 
 
 def test_line_ending_is_read_near_the_cursor() -> None:
@@ -33,7 +34,7 @@ async def test_crlf_and_lf_give_the_same_completion(tiny_model: Path) -> None:
         assert "\r" not in crlf_prompt.text and crlf_prompt.text == lf_prompt.text
         lf_result = await pipeline.complete(lf, len(lf.text))
         crlf_result = await pipeline.complete(crlf, len(crlf.text))
-        assert lf_result.text
+        assert "\n" in lf_result.text
         assert crlf_result.text == lf_result.text.replace("\n", "\r\n")
     finally:
         await engine.close()

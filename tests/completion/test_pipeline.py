@@ -34,8 +34,9 @@ def mid_line_case(language: str) -> dict[str, str]:
 async def evaluated_while_typing(engine: LlamaCppEngine, line_in_middle: bool) -> list[int]:
     """Prompt tokens evaluated per key while a call's arguments are typed out."""
     case = mid_line_case("python")
-    options = CompletionOptions(context=ContextOptions(line_in_middle=line_in_middle))
-    pipeline = CompletionPipeline(engine, options, Stats())
+    # The typed region would carry the line after the marker in both forms.
+    context = ContextOptions(line_in_middle=line_in_middle, typed_region=False)
+    pipeline = CompletionPipeline(engine, CompletionOptions(context=context), Stats())
     typed = case["middle"]
     evaluated = []
     for n in range(len(typed) + 1):

@@ -120,9 +120,19 @@ async def test_incremental_changes_are_applied(start_server: StartServer, fill_m
         )
     )
     cursor = len("# 😀 漢字\n") + len(case["prefix"])
-    result = await inline(client, uri, position_of(good, cursor, encoding))
-    assert isinstance(result, types.InlineCompletionList)
-    assert [item.insert_text for item in result.items] == [case["middle"].rstrip()]
+    position = position_of(good, cursor, encoding)
+    edited = await inline(client, uri, position)
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    # The repaired buffer gets the answer the good text gets when opened whole.
+    fresh_uri = "file:///work/fresh.py"
+    open_document(client, fresh_uri, good)
+    fresh = await inline(client, fresh_uri, position)
+    assert isinstance(edited, types.InlineCompletionList)
+    assert isinstance(fresh, types.InlineCompletionList)
+    assert [item.insert_text for item in edited.items] == [item.insert_text for item in fresh.items]
+    assert edited.items and edited.items[0].insert_text
 
 
 async def test_completion_fallback_inserts_at_cursor(start_server: StartServer, fill_model) -> None:

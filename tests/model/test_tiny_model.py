@@ -68,11 +68,6 @@ async def test_fills_held_out_holes_and_stops_by_itself(
     assert stopped == len(holes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the checked-in tiny model was trained before the typed region (8 of 60 exact); "
-    "retrain it with tools/make_test_model.py, which now trains that form too",
-)
 @pytest.mark.parametrize("region_lines", [1, 2, 3])
 async def test_fills_held_out_holes_in_the_typed_region_form(
     engine: LlamaCppEngine, region_lines: int

@@ -106,6 +106,10 @@ class GenerationUsage:
     """Wall time spent inside the model (prompt eval plus decoding)."""
     endpoint: str = ""
     """The replica that served the request (remote engines)."""
+    drafted_tokens: int = 0
+    """Speculative draft tokens verified (local engine with ``engine.speculative``)."""
+    accepted_tokens: int = 0
+    """Of those, the ones the model agreed with."""
 
     def as_json(self) -> dict[str, object]:
         """The counters as ``dscoder/complete`` and ``complete --json`` report them."""

@@ -16,7 +16,8 @@ evaluation plus decoding), and the share of drafted tokens the model accepted.
 Times are CPU seconds of one llama.cpp thread, so a loaded machine changes
 them little (wall time on an idle core is about the same).
 Each figure is the median over ``--runs``; the speed-up is against ``off`` on
-the same prompts. Also checks that every variant's text equals ``off``'s.
+the same prompts. Also says whether every variant's text equals ``off``'s, and
+ends with what one decode of n tokens costs against n decodes of one.
 
     PYTHONPATH=. .venv/bin/python bench/speculative.py [--runs 5] [--threads 1]
 """
@@ -149,6 +150,36 @@ def report(kind: str, figures: dict[str, Figures]) -> None:
         )
 
 
+def verify_costs(model: _Model, sizes: tuple[int, ...] = (1, 2, 3, 5, 9, 17)) -> None:
+    """CPU time of one decode of n tokens (logits for each), against n single-token decodes.
+
+    The physical limit: drafts pay only where a batch of n costs less than n
+    decodes of one token.
+    """
+    llama = model.llama
+    tokens = llama.tokenize(COPY_PROMPTS[0].encode(), add_bos=False, special=True)
+    llama.n_tokens = 0
+    model.lookup = None
+    llama.eval(tokens[:-20])
+    cached = llama.n_tokens
+    costs: dict[int, float] = {}
+    for _ in range(10):
+        for size in sizes:
+            llama.n_tokens = cached
+            started = time.process_time()
+            model._evaluate_for_argmax(tokens[cached : cached + size])
+            elapsed = time.process_time() - started
+            costs[size] = min(costs.get(size, elapsed), elapsed)
+    print("\n| tokens in one decode | CPU ms (best of 10) | per token | vs one-token decodes |")
+    print("| --- | --- | --- | --- |")
+    for size in sizes:
+        cost = costs[size]
+        print(
+            f"| {size} | {cost * 1000:.1f} | {cost / size * 1000:.1f} "
+            f"| {cost / (size * costs[1]):.2f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -177,6 +208,7 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for kind, prompts in (("copy", COPY_PROMPTS), ("plain", PLAIN_PROMPTS)):
         report(kind, measure(model, prompts, variants, args.runs))
+    verify_costs(model)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ class LlamaCppOptions:
     """auto (llama.cpp's default, off for deepseek2), on or off."""
     speculative: str = "off"
     """Greedy decoding with drafts: off or prompt-lookup (llama_worker.PromptLookup)."""
-    speculative_draft_tokens: int = 8
+    speculative_draft_tokens: int = 4
     """Most draft tokens verified in one batch."""
     speculative_ngram: int = 3
     """Longest n-gram looked up for a draft."""

@@ -330,7 +330,7 @@ class PromptLookup:
     bench/speculative.py they were rejected too often to pay for their batch.
     """
 
-    draft_tokens: int = 8
+    draft_tokens: int = 4
     max_ngram: int = 3
     min_ngram: int = 2
 
@@ -361,7 +361,7 @@ def prompt_lookup(options: dict[str, Any]) -> PromptLookup | None:
     limit = max(0, int(options["n_batch"]) - 1)
     max_ngram = int(options.get("speculative_ngram", 3))
     return PromptLookup(
-        draft_tokens=min(limit, int(options.get("speculative_draft_tokens", 8))),
+        draft_tokens=min(limit, int(options.get("speculative_draft_tokens", 4))),
         max_ngram=max_ngram,
         min_ngram=min(2, max_ngram),
     )

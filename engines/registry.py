@@ -65,8 +65,10 @@ class EngineSettings:
     """llama.cpp flash attention: auto (off for deepseek2, else llama.cpp's default), on, off."""
     speculative: str = "off"
     """llama.cpp greedy decoding with drafts: off, or prompt-lookup (drafts copied from
-    the prompt where its last tokens occurred before, verified in one batch)."""
-    speculative_draft_tokens: int = 8
+    the prompt where its last tokens occurred before, verified in one batch). Off by
+    default: on CPU a batch costs nearly as much as its tokens one by one, so it was
+    slower here (docs/performance.md, "Prompt-lookup decoding")."""
+    speculative_draft_tokens: int = 4
     """Most prompt-lookup draft tokens verified in one batch."""
     speculative_ngram: int = 3
     """Longest n-gram (in tokens) that prompt lookup searches the context for."""

@@ -23,8 +23,9 @@ from collections.abc import Sequence
 
 NGRAM_DRAFT_TOKENS = 8
 NGRAM_LOOKUP_MAX = 3
-"""``--speculative ngram``: the draft length and n-gram size of the local engine's
-prompt lookup (docs/performance.md, "Prompt-lookup decoding")."""
+"""``--speculative ngram``: draft length and longest n-gram. The n-gram size is the
+local engine's; the draft length is longer than its 4, since on a GPU a batch of
+drafts costs about one decode (not measured here: no GPU)."""
 
 # DeepSeek-Coder-V2(-Lite) ships custom modelling code and a 128K window the
 # KV cache of one GPU cannot hold; CUDA graphs cost minutes at start-up.

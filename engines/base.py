@@ -108,6 +108,10 @@ class GenerationUsage:
     """The replica that served the request (remote engines)."""
     choices: int = 0
     """How many choices the answer carried, where the wire numbers them (``n``)."""
+    drafted_tokens: int = 0
+    """Speculative draft tokens verified (local engine with ``engine.speculative``)."""
+    accepted_tokens: int = 0
+    """Of those, the ones the model agreed with."""
 
     def as_json(self) -> dict[str, object]:
         """The counters as ``dscoder/complete`` and ``complete --json`` report them."""

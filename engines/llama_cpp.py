@@ -67,6 +67,12 @@ class LlamaCppOptions:
     use_mmap: bool = True
     flash_attention: str = "auto"
     """auto (llama.cpp's default, off for deepseek2), on or off."""
+    speculative: str = "off"
+    """Greedy decoding with drafts: off or prompt-lookup (llama_worker.PromptLookup)."""
+    speculative_draft_tokens: int = 4
+    """Most draft tokens verified in one batch."""
+    speculative_ngram: int = 3
+    """Longest n-gram looked up for a draft."""
 
 
 def check_gguf_file(path: Path) -> None:
@@ -353,6 +359,8 @@ def _record(usage: GenerationUsage, final: dict[str, Any] | WorkerExit) -> None:
     usage.generated_tokens = int(done["generated"])
     usage.finish_reason = str(done["finish_reason"])
     usage.engine_seconds = float(done["engine_seconds"])
+    usage.drafted_tokens = int(done.get("drafted", 0))
+    usage.accepted_tokens = int(done.get("accepted", 0))
 
 
 _NATIVE_FAULTS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}

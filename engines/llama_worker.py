@@ -12,7 +12,9 @@ Messages are JSON objects, one per line. The child's stdin carries requests
 (``load``, ``generate``, ``count``) and ``cancel``; it is the control channel
 the decode loop reads, without waiting, before every token and between
 prompt chunks, so a cancel stops the model within one token and a count is
-answered between two tokens. Replies go out on a private duplicate of the
+answered between two tokens. Greedy requests may decode with prompt lookup
+(``PromptLookup``): drafts copied from the context, verified in one batch.
+Replies go out on a private duplicate of the
 child's fd 1 (fd 1 itself points at stderr, so nothing llama.cpp prints can
 corrupt the stream): ``{"id", "p", "n"}`` per streamed piece, then one
 ``{"id", "done"}`` or ``{"id", "error", "kind"}``.
@@ -38,7 +40,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -316,11 +318,61 @@ class _Output:
             data = data[written:]
 
 
+@dataclass(frozen=True)
+class PromptLookup:
+    """Prompt-lookup decoding: draft tokens copied from the context itself.
+
+    The draft is what followed the latest earlier occurrence of the longest
+    suffix n-gram (``max_ngram`` tokens down to ``min_ngram``) of the prompt
+    plus what was generated. Code repeats itself (names, argument lists,
+    test cases), and verifying a draft costs one batched decode instead of
+    one decode per token. One-token matches are left out by default: on
+    bench/speculative.py they were rejected too often to pay for their batch.
+    """
+
+    draft_tokens: int = 4
+    max_ngram: int = 3
+    min_ngram: int = 2
+
+    def drafts(self, history: Any, limit: int) -> list[int]:
+        """Up to ``limit`` tokens that may follow ``history`` (a 1-d numpy int array)."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        limit = min(limit, self.draft_tokens)
+        length = int(history.shape[0])
+        if limit <= 0:
+            return []
+        for size in range(min(self.max_ngram, length - 1), self.min_ngram - 1, -1):
+            # Windows that start and end before the last token, so a match has a successor.
+            windows = sliding_window_view(history[:-1], size)
+            matches = (windows == history[-size:]).all(axis=1).nonzero()[0]
+            if matches.size:
+                start = int(matches[-1]) + size
+                drafts: list[int] = history[start : start + limit].tolist()
+                return drafts
+        return []
+
+
+def prompt_lookup(options: dict[str, Any]) -> PromptLookup | None:
+    """The ``PromptLookup`` the engine options ask for, or None (speculation off)."""
+    if options.get("speculative", "off") != "prompt-lookup":
+        return None
+    # One verify batch must fit llama.cpp's batch (the last token plus the drafts).
+    limit = max(0, int(options["n_batch"]) - 1)
+    max_ngram = int(options.get("speculative_ngram", 3))
+    return PromptLookup(
+        draft_tokens=min(limit, int(options.get("speculative_draft_tokens", 4))),
+        max_ngram=max_ngram,
+        min_ngram=min(2, max_ngram),
+    )
+
+
 class _Model:
     """The llama.cpp model of one worker: load, count, generate."""
 
     def __init__(self) -> None:
         self.llama: Any = None
+        self.lookup: PromptLookup | None = None
 
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = request["options"]
@@ -353,6 +405,7 @@ class _Model:
         except (ValueError, RuntimeError, OSError) as error:
             raise _LoadFailed(f"llama.cpp could not load {path}: {error}") from error
         self.llama = llama
+        self.lookup = prompt_lookup(options)
         metadata = {str(k): str(v) for k, v in (llama.metadata or {}).items()}
         probe: list[str] = request.get("probe_tokens", [])
         special = sorted(token for token in probe if self.count(token) == 1)
@@ -388,7 +441,13 @@ class _Model:
         emit: Callable[[str, int], None],
     ) -> dict[str, Any]:
         """Stream one generation; return its usage (raises _Cancelled with usage)."""
-        usage: dict[str, Any] = {"prompt_tokens": 0, "prompt_tokens_total": 0, "generated": 0}
+        usage: dict[str, Any] = {
+            "prompt_tokens": 0,
+            "prompt_tokens_total": 0,
+            "generated": 0,
+            "drafted": 0,
+            "accepted": 0,
+        }
         started = time.perf_counter()
         try:
             usage["finish_reason"] = self._generate(request, usage, cancelled, emit)
@@ -428,15 +487,18 @@ class _Model:
         seed = request.get("seed")
         if not greedy and seed is not None:
             llama.set_seed(int(seed))  # alternatives: the same seed gives the same sample
-        tokens_out = llama.generate(
-            tokens,
-            top_k=1 if greedy else 40,
-            top_p=1.0 if greedy else float(request["top_p"]),
-            min_p=0.0,
-            temp=0.0 if greedy else temperature,
-            repeat_penalty=1.0,
-            reset=True,
-        )
+        if greedy and self.lookup is not None:
+            tokens_out = self._lookup_decode(tokens[-1], max_tokens, self.lookup, usage)
+        else:
+            tokens_out = llama.generate(
+                tokens,
+                top_k=1 if greedy else 40,
+                top_p=1.0 if greedy else float(request["top_p"]),
+                min_p=0.0,
+                temp=0.0 if greedy else temperature,
+                repeat_penalty=1.0,
+                reset=True,
+            )
         for generated, token in enumerate(tokens_out, start=1):
             if cancelled():
                 raise _Cancelled
@@ -450,6 +512,58 @@ class _Model:
             if generated >= max_tokens:
                 return "length"
         return "stop"
+
+    def _lookup_decode(
+        self, last: int, max_tokens: int, lookup: PromptLookup, usage: dict[str, Any]
+    ) -> Iterator[int]:
+        """Greedy tokens after the prompt, several per decode where drafts are right.
+
+        Each step evaluates the token not yet in the KV cache plus the drafts
+        that follow it, as one batch with logits for those positions only
+        (llama-cpp-python's own ``draft_model`` keeps logits for the whole
+        context: n_ctx x n_vocab floats). The argmax after each position is
+        the greedy token there; drafts count while they match it, and the KV
+        cache loses the positions of the rejected ones. ``llama.input_ids``
+        and ``llama.n_tokens`` always describe the KV cache, so the next
+        request's prefix reuse holds; a consumer that stops early leaves it
+        consistent too.
+        """
+        llama = self.llama
+        pending = last
+        emitted = 0
+        while True:
+            # Room for the drafts: each one accepted emits a token, and so does the last.
+            llama.input_ids[llama.n_tokens] = pending
+            drafts = lookup.drafts(llama.input_ids[: llama.n_tokens + 1], max_tokens - emitted - 1)
+            greedy = self._evaluate_for_argmax([pending, *drafts])
+            accepted = 0
+            while accepted < len(drafts) and drafts[accepted] == greedy[accepted]:
+                accepted += 1
+            if accepted < len(drafts):
+                llama.n_tokens -= len(drafts) - accepted
+                llama._ctx.kv_cache_seq_rm(-1, llama.n_tokens, -1)
+            usage["drafted"] += len(drafts)
+            usage["accepted"] += accepted
+            for token in greedy[: accepted + 1]:
+                emitted += 1
+                yield token
+            pending = greedy[accepted]
+
+    def _evaluate_for_argmax(self, batch: list[int]) -> list[int]:
+        """Append ``batch`` to the KV cache; the argmax of the logits after each token."""
+        import numpy as np
+
+        llama = self.llama
+        n_past = llama.n_tokens
+        llama._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llama._batch.set_batch(batch=batch, n_past=n_past, logits_all=True)
+        llama._ctx.decode(llama._batch)
+        llama.input_ids[n_past : n_past + len(batch)] = batch
+        llama.n_tokens = n_past + len(batch)
+        # llama.cpp keeps the requested rows contiguous, in batch order.
+        logits = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(batch), llama._n_vocab))
+        greedy: list[int] = logits.argmax(axis=1).tolist()
+        return greedy
 
     def _evaluate_prompt(self, tokens: list[int], cancelled: Callable[[], bool]) -> int:
         """Evaluate all but the last prompt token in chunks; return how many were new.

@@ -63,6 +63,15 @@ class EngineSettings:
     seed: int = 0
     flash_attention: str = "auto"
     """llama.cpp flash attention: auto (off for deepseek2, else llama.cpp's default), on, off."""
+    speculative: str = "off"
+    """llama.cpp greedy decoding with drafts: off, or prompt-lookup (drafts copied from
+    the prompt where its last tokens occurred before, verified in one batch). Off by
+    default: on CPU a batch costs nearly as much as its tokens one by one, so it was
+    slower here (docs/performance.md, "Prompt-lookup decoding")."""
+    speculative_draft_tokens: int = 4
+    """Most prompt-lookup draft tokens verified in one batch."""
+    speculative_ngram: int = 3
+    """Longest n-gram (in tokens) that prompt lookup searches the context for."""
 
 
 class UnknownEngineError(EngineError):
@@ -85,6 +94,9 @@ def _llama_cpp(settings: EngineSettings, probe_tokens: frozenset[str]) -> Engine
         n_gpu_layers=settings.gpu_layers,
         seed=settings.seed,
         flash_attention=settings.flash_attention,
+        speculative=settings.speculative,
+        speculative_draft_tokens=settings.speculative_draft_tokens,
+        speculative_ngram=settings.speculative_ngram,
     )
     return LlamaCppEngine(options, probe_tokens)
 

@@ -21,6 +21,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+NGRAM_DRAFT_TOKENS = 8
+NGRAM_LOOKUP_MAX = 3
+"""``--speculative ngram``: draft length and longest n-gram. The n-gram size is the
+local engine's; the draft length is longer than its 4, since on a GPU a batch of
+drafts costs about one decode (not measured here: no GPU)."""
+
 # DeepSeek-Coder-V2(-Lite) ships custom modelling code and a 128K window the
 # KV cache of one GPU cannot hold; CUDA graphs cost minutes at start-up.
 V2_FLAGS = ("--trust-remote-code", "--max-model-len", "8192", "--enforce-eager")
@@ -29,6 +35,21 @@ V2_FLAGS = ("--trust-remote-code", "--max-model-len", "8192", "--enforce-eager")
 def is_v2(model: str) -> bool:
     name = model.lower()
     return "coder-v2" in name or "coderv2" in name
+
+
+def speculative_config(args: argparse.Namespace) -> str | None:
+    """The ``--speculative-config`` JSON: given as is, or built for ``--speculative ngram``."""
+    if args.speculative != "ngram":
+        return str(args.speculative_config) if args.speculative_config else None
+    return json.dumps(
+        {
+            "method": "ngram",
+            "num_speculative_tokens": args.speculative_tokens,
+            "prompt_lookup_max": NGRAM_LOOKUP_MAX,
+            "prompt_lookup_min": 1,
+        },
+        separators=(",", ":"),
+    )
 
 
 def build_command(
@@ -51,8 +72,9 @@ def build_command(
         command += ["--tensor-parallel-size", str(args.tensor_parallel_size)]
     if args.data_parallel_size:
         command += ["--data-parallel-size", str(args.data_parallel_size)]
-    if args.speculative_config:
-        command += ["--speculative-config", args.speculative_config]
+    speculative = speculative_config(args)
+    if speculative:
+        command += ["--speculative-config", speculative]
     if args.served_model_name:
         command += ["--served-model-name", args.served_model_name]
     if is_v2(args.model):
@@ -137,6 +159,18 @@ def parser() -> argparse.ArgumentParser:
         "--speculative-config", metavar="JSON", help="passed to vLLM (speculative decoding)"
     )
     p.add_argument(
+        "--speculative",
+        choices=("ngram",),
+        help="shorthand for --speculative-config: vLLM's n-gram (prompt lookup) drafts",
+    )
+    p.add_argument(
+        "--speculative-tokens",
+        type=int,
+        default=NGRAM_DRAFT_TOKENS,
+        metavar="N",
+        help=f"draft tokens per step for --speculative ngram (default {NGRAM_DRAFT_TOKENS})",
+    )
+    p.add_argument(
         "--python",
         default=default_python(),
         help="interpreter with vLLM installed (default: $DSCODER_VLLM_PYTHON, the venv of "
@@ -150,6 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser().parse_known_args(list(argv) if argv is not None else None)
     if args.replicas < 1:
         sys.stderr.write("--replicas must be at least 1\n")
+        return 2
+    if args.speculative and args.speculative_config:
+        sys.stderr.write("give --speculative or --speculative-config, not both\n")
+        return 2
+    if args.speculative_tokens < 1:
+        sys.stderr.write("--speculative-tokens must be at least 1\n")
         return 2
     commands = [build_command(args, extra, port) for port in replica_ports(args)]
     for index, command in enumerate(commands):

@@ -289,6 +289,7 @@ def _max_threads() -> int:
 
 
 FLASH_ATTENTION = ("auto", "on", "off")
+SPECULATIVE = ("off", "prompt-lookup")
 _RESERVED_HEADERS = {"authorization", "host", "content-type", "content-length"}
 
 
@@ -318,6 +319,9 @@ RULES: tuple[Rule, ...] = (
     Rule("engine.threads", _between(1, _max_threads()), "between 1 and 4 per CPU core"),
     Rule("engine.gpuLayers", _between(-1, 100_000), "-1 (all) or more"),
     Rule("engine.flashAttention", FLASH_ATTENTION.__contains__, "one of auto, on, off"),
+    Rule("engine.speculative", SPECULATIVE.__contains__, "one of off, prompt-lookup"),
+    Rule("engine.speculativeDraftTokens", _between(1, 64), "between 1 and 64"),
+    Rule("engine.speculativeNgram", _between(1, 8), "between 1 and 8"),
     Rule("engine.connectTimeout", _above(0), "more than 0 seconds"),
     Rule("engine.readTimeout", _above(0), "more than 0 seconds"),
     Rule("engine.requestDeadline", _above(0), "more than 0 seconds"),

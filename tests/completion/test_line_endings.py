@@ -12,7 +12,9 @@ from completion.stats import Stats
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 
 # The tiny model answers this with a line break in it, which the CRLF answer must carry.
-SOURCE = "def area(width, height):\n    return width * height\n\n\ndef add_width(width, step):\n    "
+SOURCE = (
+    "def area(width, height):\n    return width * height\n\n\ndef add_width(width, step):\n    "
+)
 
 
 def test_line_ending_is_read_near_the_cursor() -> None:

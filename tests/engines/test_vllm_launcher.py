@@ -45,3 +45,24 @@ def test_parallelism_and_speculative_config_pass_through(
 def test_zero_replicas_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["m", "--replicas", "0", "--dry-run"]) == 2
     assert "--replicas must be at least 1" in capsys.readouterr().err
+
+
+def test_speculative_ngram_builds_vllms_ngram_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["m", "--speculative", "ngram", "--speculative-tokens", "5", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    command = err.split("vLLM: ")[1].split()
+    passed = json.loads(command[command.index("--speculative-config") + 1])
+    assert passed == {
+        "method": "ngram",
+        "num_speculative_tokens": 5,
+        "prompt_lookup_max": 3,
+        "prompt_lookup_min": 1,
+    }
+
+
+def test_speculative_shorthand_and_json_together_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["m", "--speculative", "ngram", "--speculative-config", "{}", "--dry-run"]
+    assert main(argv) == 2
+    assert "not both" in capsys.readouterr().err

@@ -44,17 +44,24 @@ interface CompletionProvider {
 
 /** Server processes started with our marker argument: pid and argv. */
 function serverProcesses(): { pid: number; argv: string[] }[] {
-  const found: { pid: number; argv: string[] }[] = [];
+  const found: { pid: number; ppid: number; argv: string[] }[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
-      if (argv.includes(MARKER)) found.push({ pid: Number(entry), argv });
+      if (!argv.includes(MARKER)) continue;
+      // Field 4 of stat, after the command name in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      found.push({ pid: Number(entry), ppid, argv });
     } catch {
       // the process ended while we looked
     }
   }
-  return found;
+  // A child the server is starting (its worker) carries the server's command
+  // line between fork and exec: it is not a second server.
+  const pids = new Set(found.map((server) => server.pid));
+  return found.filter((server) => !pids.has(server.ppid));
 }
 
 async function until<T>(what: string, probe: () => T | undefined | false): Promise<T> {

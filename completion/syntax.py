@@ -19,10 +19,21 @@ import time
 from typing import TYPE_CHECKING
 
 from completion.languages import grammar_for, parser
+from completion.syntax_window import (
+    MARK_EVERY,
+    WINDOWED_FROM,
+    ByteMarks,
+    LineSpan,
+    boundary_after,
+    is_boundary,
+    plan,
+)
 from completion.text_cache import TextCache
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser, Point, Tree
+    from collections.abc import Callable
+
+    from tree_sitter import Node, Parser, Point, Range, Tree
 
     from completion.document import Document
 
@@ -31,6 +42,18 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 16384
 """Bytes handed to tree-sitter per read when parsing under a time budget."""
+
+_NO_END = 0xFFFFFFFF
+"""tree-sitter's end of an open range (its default range is 0.._NO_END)."""
+
+DEFAULT_BEFORE, DEFAULT_AFTER = 5120, 1536
+"""Characters before and after the last edit a windowed tree covers when the
+caller names no lines (a snapshot, the import scan): what the default
+context budget reaches (``completion.context``), so a snapshot's tree serves
+the request made on it."""
+
+_EDGE_RETRIES = 2
+"""Times a window edge that parses badly is moved one boundary further out."""
 
 # One per process: trees are only touched from the event loop's thread.
 TREES: TextCache[tuple[str, str], Tree] = TextCache(size=8)
@@ -50,8 +73,16 @@ class SyntaxTree:
         self._stale = False
         self._anchor = (0, 0)
         """A (code point, byte) offset pair valid in ``_text``: typing stays near it."""
-        self._interrupted: tuple[str, bytes] | None = None
-        """(text, its UTF-8) of a parse that ran out of time; the parser resumes it."""
+        self._interrupted: tuple[str, bytes | Callable[[int, Point], bytes]] | None = None
+        """(text, its source) of a parse that ran out of time; the parser resumes it."""
+        self._edited_at: int | None = None
+        """Code-point offset of the last edit: a windowed tree follows it."""
+        self._marks: tuple[str, ByteMarks] | None = None
+        """Byte marks of a big non-ASCII text (the text they were made for)."""
+        self._ranges: list[Range] | None = None
+        """The ranges the parser is set to (None: the whole text)."""
+        self.windows = 0
+        """Windowed parses on new lines (the window moved), for tests and stats."""
         self.parses = 0
         """Parses completed so far (fresh or incremental), for tests and stats."""
         self.interruptions = 0
@@ -109,15 +140,22 @@ class SyntaxTree:
         column = tail_bytes if rows else start_point.column + tail_bytes
         from tree_sitter import Point
 
+        old_end_byte = start_byte + _utf8_length(old_text)
+        new_end_byte = start_byte + _utf8_length(new_text)
         self._tree.edit(
             start_byte=start_byte,
-            old_end_byte=start_byte + _utf8_length(old_text),
-            new_end_byte=start_byte + _utf8_length(new_text),
+            old_end_byte=old_end_byte,
+            new_end_byte=new_end_byte,
             start_point=start_point,
             old_end_point=old_end_point,
             new_end_point=Point(start_point.row + rows, column),
         )
         self._text, self._stale, self._anchor = after, True, (start, start_byte)
+        self._edited_at = start
+        if self._marks is not None and self._marks[0] is old:
+            marks = self._marks[1]
+            marks.edit(start, end, len(new_text) - len(old_text), new_end_byte - old_end_byte)
+            self._marks = (after, marks)
 
     def _byte_offset(self, text: str, offset: int) -> int:
         """UTF-8 offset of ``offset``, counted from the anchor when that is closer."""
@@ -126,6 +164,10 @@ class SyntaxTree:
         char, byte = self._anchor
         if char > len(text):
             char, byte = 0, 0
+        if len(text) >= WINDOWED_FROM and abs(offset - char) > MARK_EVERY:
+            if self._marks is None or self._marks[0] is not text:
+                self._marks = (text, ByteMarks(text))
+            return self._marks[1].byte_offset(text, offset)
         if offset >= char:
             return byte + _utf8_length(text[char:offset])
         if char - offset < offset:
@@ -141,7 +183,9 @@ class SyntaxTree:
         resumes the parse where it stopped.
         """
         if self._tree is not None and self._text is text and not self._stale:
-            return self._tree
+            if not is_windowed(self._tree):
+                return self._tree
+            self._stale = True  # the document shrank below the window size: parse it all
         if _has_lone_cr(text):
             self._drop_interrupted()
             self._tree, self._text = None, None
@@ -160,6 +204,7 @@ class SyntaxTree:
             self._drop_interrupted()
             source = text.encode("utf-8")
         self._interrupted = None
+        self._include(None)
         tree = self._parse(source, old, budget_ms)
         if tree is None:
             self._interrupted = (text, source)
@@ -173,16 +218,114 @@ class SyntaxTree:
             TREES.put((self.uri, self.grammar), text, tree.copy())
         return tree
 
-    def _parse(self, source: bytes, old: Tree | None, budget_ms: float | None) -> Tree | None:
+    def covers(self, document: Document, tree: Tree, first: int, last: int) -> bool:
+        """True when ``tree`` has the nodes of lines ``first`` to ``last`` (inclusive)."""
+        if not is_windowed(tree):
+            return True
+        return any(span.covers(first, last) for span in spans_of(document, tree))
+
+    def _include(self, ranges: list[Range] | None) -> None:
+        """Point the parser at ``ranges`` (None: all of the text)."""
+        if ranges != self._ranges:
+            self._parser.included_ranges = ranges  # type: ignore[assignment]
+            self._ranges = ranges
+
+    def window_tree(
+        self, document: Document, budget_ms: float | None = None, needed: LineSpan | None = None
+    ) -> Tree | None:
+        """A tree of the head and of whole top-level constructs around ``needed``.
+
+        For documents of ``WINDOWED_FROM`` characters or more (see
+        ``completion.syntax_window``). Without ``needed``, the lines around the last edit
+        (``DEFAULT_BEFORE``, ``DEFAULT_AFTER``). An incremental reparse on the same
+        lines keeps ``budget_ms`` as ``tree`` does; a window on new lines is
+        parsed to the end (its size is bounded, not the file's).
+        """
+        text = document.text
+        if _has_lone_cr(text):
+            self._drop_interrupted()
+            self._tree, self._text = None, None
+            return None
+        old = self._tree if self._text is text else None
+        if old is None and self.uri:
+            shared = TREES.get((self.uri, self.grammar), text)
+            if shared is not None:
+                old = shared.copy()
+                self.adopt(old, text)
+        if needed is None and self._edited_at is not None:
+            low = document.line_of(max(0, self._edited_at - DEFAULT_BEFORE))
+            high = document.line_of(min(len(text), self._edited_at + DEFAULT_AFTER))
+            needed = LineSpan(low, high + 1)
+        current = spans_of(document, old) if old is not None else []
+        spans = plan(document, needed, current)
+        if old is not None and not self._stale and spans is current:
+            return old
+        if spans is current and old is not None:
+            ranges = old.included_ranges
+            interrupted = self._interrupted
+            if interrupted is not None and interrupted[0] is text:
+                read = interrupted[1]
+            else:
+                self._drop_interrupted()
+                read = _reader(text, document, spans, ranges)
+            self._interrupted = None
+            self._include(ranges)
+            tree = self._parse(read, old, budget_ms)
+            if tree is None:
+                self._interrupted = (text, read)
+                self.interruptions += 1
+                return old
+        else:
+            self._drop_interrupted()
+            tree = self._parse_window(document, spans, old)
+        self.parses += 1
+        self._tree, self._text, self._stale = tree, text, False
+        if self.uri:
+            TREES.put((self.uri, self.grammar), text, tree.copy())
+        return tree
+
+    def _parse_window(self, document: Document, spans: list[LineSpan], old: Tree | None) -> Tree:
+        """Parse ``spans`` afresh (reusing ``old`` where it can), moving bad edges out."""
+        self.windows += 1
+        for attempt in range(_EDGE_RETRIES + 1):
+            ranges = self._ranges_of(document, spans)
+            self._include(ranges)
+            read = _reader(document.text, document, spans, ranges)
+            tree = self._parser.parse(read, old) if old else self._parser.parse(read)
+            moved = _move_bad_edges(document, tree, spans, ranges)
+            if moved is None or attempt == _EDGE_RETRIES:
+                return tree
+            spans = moved
+        raise AssertionError("unreachable")
+
+    def _ranges_of(self, document: Document, spans: list[LineSpan]) -> list[Range]:
+        from tree_sitter import Point, Range
+
+        text = document.text
+        ranges = []
+        for span in spans:
+            start = document.line_start(span.first)
+            start_byte = self._byte_offset(text, start)
+            if span.end >= document.line_count:
+                end_point, end_byte = Point(_NO_END, _NO_END), _NO_END
+            else:
+                end = document.line_start(span.end)
+                end_point = Point(span.end, 0)
+                end_byte = start_byte + _utf8_length(text[start:end])
+            ranges.append(Range(Point(span.first, 0), end_point, start_byte, end_byte))
+        return ranges
+
+    def _parse(
+        self,
+        source: bytes | Callable[[int, Point], bytes],
+        old: Tree | None,
+        budget_ms: float | None,
+    ) -> Tree | None:
         """Parse (reusing ``old``), or None when ``budget_ms`` runs out first."""
         if not budget_ms:
             return self._parser.parse(source, old) if old else self._parser.parse(source)
         deadline = time.perf_counter() + budget_ms / 1000
-
-        # Bytes, not memoryview slices: the tree keeps this callback to serve
-        # Node.text, and py-tree-sitter 0.26 crashes on a view there.
-        def read(byte: int, _point: Point) -> bytes:
-            return source[byte : byte + _CHUNK]
+        read = source if not isinstance(source, bytes) else _bytes_reader(source)
 
         def out_of_time(_offset: int, _has_error: bool) -> bool:
             return time.perf_counter() > deadline
@@ -193,6 +336,125 @@ class SyntaxTree:
             return self._parser.parse(read, old, progress_callback=out_of_time)
         except ValueError:  # cancelled by out_of_time; the parser keeps its state
             return None
+
+
+def _bytes_reader(source: bytes) -> Callable[[int, Point], bytes]:
+    # Bytes, not memoryview slices: the tree keeps this callback to serve
+    # Node.text, and py-tree-sitter 0.26 crashes on a view there.
+    def read(byte: int, _point: Point) -> bytes:
+        return source[byte : byte + _CHUNK]
+
+    return read
+
+
+def is_windowed(tree: Tree) -> bool:
+    """True when ``tree`` was parsed from part of its text (``included_ranges``)."""
+    ranges = tree.included_ranges
+    return len(ranges) != 1 or ranges[0].start_byte != 0 or ranges[0].end_byte != _NO_END
+
+
+def spans_of(document: Document, tree: Tree) -> list[LineSpan]:
+    """The line spans a windowed tree covers, or [] when it is whole or its edges moved."""
+    if not is_windowed(tree):
+        return []
+    spans = []
+    for span in tree.included_ranges:
+        start, end = span.start_point, span.end_point
+        end_row = document.line_count if span.end_byte == _NO_END else end.row
+        if start.column or (span.end_byte != _NO_END and end.column):
+            return []  # an edit moved an edge off a line start
+        if not (is_boundary(document, start.row) and is_boundary(document, end_row)):
+            return []
+        spans.append(LineSpan(start.row, end_row))
+    return spans
+
+
+def _reader(
+    text: str, document: Document, spans: list[LineSpan], ranges: list[Range]
+) -> Callable[[int, Point], bytes]:
+    """tree-sitter's read callback over the spans' text only (each encoded once)."""
+    pieces: list[tuple[int, bytes]] = []
+    for span, covered in zip(spans, ranges, strict=True):
+        start = document.line_start(span.first)
+        end = document.line_start(span.end) if span.end < document.line_count else len(text)
+        pieces.append((covered.start_byte, text[start:end].encode("utf-8")))
+
+    # Bytes, not memoryview slices (see SyntaxTree._parse); the tree keeps this
+    # callback to serve Node.text.
+    def read(byte: int, _point: Point) -> bytes:
+        for start, piece in pieces:
+            if start <= byte < start + len(piece):
+                return piece[byte - start : byte - start + _CHUNK]
+        return b""
+
+    return read
+
+
+def _move_bad_edges(
+    document: Document, tree: Tree, spans: list[LineSpan], ranges: list[Range]
+) -> list[LineSpan] | None:
+    """``spans`` with each edge that parses badly moved one boundary out, or None.
+
+    An edge is bad when the top-level node there is an error or does not start
+    (end) at the edge: a text boundary inside a multi-line string, say.
+    """
+    from completion.syntax_window import boundary_at_or_before
+
+    root = tree.root_node
+    if root.is_error:  # every edge is suspect: move them all
+        spans = [LineSpan(0, spans[0].end), *spans[1:]]
+        return _merged(
+            [
+                LineSpan(
+                    boundary_at_or_before(document, s.first - 1) if s.first else 0,
+                    boundary_after(document, s.end),
+                )
+                for s in spans
+            ]
+        )
+    moved = list(spans)
+    changed = False
+    for index, (span, covered) in enumerate(zip(spans, ranges, strict=True)):
+        first, end = span.first, span.end
+        if first > 0:
+            node = _top_level_at(root, covered.start_byte)
+            if node is None or node.start_byte != covered.start_byte or _broken(node):
+                first = boundary_at_or_before(document, first - 1)
+        if end < document.line_count:
+            node = _top_level_at(root, max(covered.start_byte, covered.end_byte - 1))
+            inside = node is not None and node.start_byte < covered.end_byte
+            if node is not None and inside and (node.end_byte > covered.end_byte or _broken(node)):
+                end = boundary_after(document, end)
+        if (first, end) != (span.first, span.end):
+            moved[index], changed = LineSpan(first, end), True
+    return _merged(moved) if changed else None
+
+
+def _merged(spans: list[LineSpan]) -> list[LineSpan]:
+    """``spans`` (in order) with those that touch or overlap joined."""
+    merged = [spans[0]]
+    for span in spans[1:]:
+        if span.first <= merged[-1].end:
+            merged[-1] = LineSpan(merged[-1].first, max(merged[-1].end, span.end))
+        else:
+            merged.append(span)
+    return merged
+
+
+def _top_level_at(root: Node, byte: int) -> Node | None:
+    """The first child of ``root`` that ends after ``byte``.
+
+    Through a cursor: ``Node.first_child_for_byte`` crashes past the last
+    child in py-tree-sitter 0.26.
+    """
+    cursor = root.walk()
+    if cursor.goto_first_child_for_byte(byte) is None:
+        return None
+    return cursor.node
+
+
+def _broken(node: Node) -> bool:
+    return bool(node.is_error or node.has_error)
 
 
 def _utf8_length(text: str) -> int:

@@ -1,0 +1,143 @@
+"""Which lines of a big document its syntax tree covers.
+
+Under the first stage, beside ``completion.syntax``: tree-sitter's
+incremental reparse still costs time in proportion to the whole file (about
+12 ms per keystroke on 50,000 lines of Python), so a document of
+``WINDOWED_FROM`` characters or more is parsed only in part, with
+tree-sitter's ``included_ranges``: its head (where the imports are) and a
+window of whole top-level constructs around the lines a request reads. Node
+positions stay those of the whole document; only nodes outside the ranges
+are missing. The window moves (and the tree is reparsed for it, reusing what
+it can) when a request needs lines it does not cover.
+
+Boundaries come from the text, without a parse: a line at column 0 that can
+begin a top-level construct (in Python, a definition), is not the
+continuation of one (``else``, ``case``...), and does not follow a
+decorator. ``completion.syntax`` checks each boundary in the parsed tree and
+moves a bad one further out.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from completion.brackets import is_top_level_start
+
+if TYPE_CHECKING:
+    from completion.document import Document
+
+WINDOWED_FROM = 64 * 1024
+"""Documents of this many characters or more get a windowed tree."""
+
+HEAD_CHARS = 16 * 1024
+"""The head range covers at least this much of the file's start (imports and
+the header block: the pinned header takes at most a quarter of the prompt, so
+a header longer than this is never pinned whole)."""
+
+SCAN_LINES = 4000
+"""Most lines searched for a boundary; past it the window is cut there anyway."""
+
+_PYTHON_START = re.compile(r"(?:async\s+def|def|class)\s|@\w")
+"""Python: only definitions count. Module docstrings put prose at column 0,
+and a window that starts inside one parses as an error to its end."""
+
+_CONTINUATION = re.compile(
+    r"(?:else|elif|except|finally|case|default)\b|[.,;:?|&+*/=%<>-]|#\s*(?:else|elif|endif)"
+)
+
+
+@dataclass(frozen=True)
+class LineSpan:
+    """Lines ``first`` up to (not including) ``end``."""
+
+    first: int
+    end: int
+
+    def covers(self, first: int, last: int) -> bool:
+        return self.first <= first and last < self.end
+
+
+def is_boundary(document: Document, line: int) -> bool:
+    """True when a top-level construct can begin at ``line``'s start."""
+    if line <= 0 or line >= document.line_count:
+        return True
+    text = document.line_text(line)
+    if document.grammar == "python":
+        if not _PYTHON_START.match(text):
+            return False
+    elif not is_top_level_start(text) or _CONTINUATION.match(text):
+        return False
+    return not document.line_text(line - 1).startswith("@")
+
+
+def boundary_at_or_before(document: Document, line: int) -> int:
+    """The nearest boundary at or above ``line`` (0 at the latest)."""
+    line = max(0, min(line, document.line_count))
+    for candidate in range(line, max(-1, line - SCAN_LINES), -1):
+        if is_boundary(document, candidate):
+            return candidate
+    return max(0, line - SCAN_LINES)
+
+
+def boundary_after(document: Document, line: int) -> int:
+    """The nearest boundary below ``line`` (the line count at the latest)."""
+    count = document.line_count
+    line = max(0, line)
+    for candidate in range(line + 1, min(count, line + 1 + SCAN_LINES)):
+        if is_boundary(document, candidate):
+            return candidate
+    return min(count, line + 1 + SCAN_LINES)
+
+
+def plan(document: Document, needed: LineSpan | None, current: list[LineSpan]) -> list[LineSpan]:
+    """The line spans to parse: ``current`` when it covers ``needed``, else new ones.
+
+    A new window reaches half the needed span again past each end, so the
+    cursor can move a while before the window does.
+    """
+    if current and (needed is None or any(s.covers(needed.first, needed.end - 1) for s in current)):
+        return current
+    head_end = boundary_after(document, document.line_of(min(HEAD_CHARS, len(document.text))))
+    if needed is None:
+        return current or [LineSpan(0, head_end)]
+    margin = (needed.end - needed.first) // 2
+    first = boundary_at_or_before(document, needed.first - margin)
+    end = boundary_after(document, needed.end - 1 + margin)
+    if first <= head_end:
+        return [LineSpan(0, end)]
+    return [LineSpan(0, head_end), LineSpan(first, end)]
+
+
+MARK_EVERY = 32768
+"""Code points between two byte marks."""
+
+
+class ByteMarks:
+    """UTF-8 offsets of code points spaced ``MARK_EVERY`` apart in one text.
+
+    A window's ranges need byte offsets, and counting them from the start of
+    a big non-ASCII text re-encodes up to all of it; from the nearest mark it
+    encodes at most ``MARK_EVERY`` code points. Edits shift the marks after
+    them (``edit``) instead of rebuilding them.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.chars = list(range(0, len(text), MARK_EVERY)) or [0]
+        self.bytes = [0]
+        for start in self.chars[1:]:
+            piece = text[start - MARK_EVERY : start]
+            self.bytes.append(self.bytes[-1] + len(piece.encode("utf-8")))
+
+    def byte_offset(self, text: str, offset: int) -> int:
+        index = bisect.bisect_right(self.chars, offset) - 1
+        return self.bytes[index] + len(text[self.chars[index] : offset].encode("utf-8"))
+
+    def edit(self, start: int, end: int, chars_delta: int, bytes_delta: int) -> None:
+        """Drop the marks the edit of ``start..end`` replaced; shift those after it."""
+        keep = bisect.bisect_right(self.chars, start)
+        after = bisect.bisect_right(self.chars, end)
+        self.chars = self.chars[:keep] + [c + chars_delta for c in self.chars[after:]]
+        self.bytes = self.bytes[:keep] + [b + bytes_delta for b in self.bytes[after:]]

@@ -182,36 +182,62 @@ class SyntaxTree:
         structure one parse old; None when there was none) and the next call
         resumes the parse where it stopped.
         """
-        if self._tree is not None and self._text is text and not self._stale:
-            if not is_windowed(self._tree):
-                return self._tree
-            self._stale = True  # the document shrank below the window size: parse it all
         if _has_lone_cr(text):
-            self._drop_interrupted()
-            self._tree, self._text = None, None
+            self._forget()
             return None
-        old = self._tree if self._text is text else None
-        if old is None and self.uri:
-            shared = TREES.get((self.uri, self.grammar), text)
-            if shared is not None:
-                cached = shared.copy()
-                self.adopt(cached, text)
-                return cached
+        old = self._edited_or_shared(text)
+        if old is not None and is_windowed(old):
+            self._stale = True  # the document shrank below the window size: parse it all
+        if old is not None and not self._stale:
+            return old
+        tree = self._reparse(text, old, budget_ms, lambda: text.encode("utf-8"), None)
+        if tree is None:
+            return old
+        if old is None:
+            self._anchor = (0, 0)
+        return self._keep(tree, text)
+
+    def _forget(self) -> None:
+        """No tree: the text has lone CRs (rows would disagree with ours)."""
+        self._drop_interrupted()
+        self._tree, self._text = None, None
+
+    def _edited_or_shared(self, text: str) -> Tree | None:
+        """The tree edited along with ``text``, or (adopted) a snapshot's copy for it."""
+        if self._tree is not None and self._text is text:
+            return self._tree
+        shared = TREES.get((self.uri, self.grammar), text) if self.uri else None
+        if shared is None:
+            return None
+        cached = shared.copy()
+        self.adopt(cached, text)
+        return cached
+
+    def _reparse(
+        self,
+        text: str,
+        old: Tree | None,
+        budget_ms: float | None,
+        source_of: Callable[[], bytes | Callable[[int, Point], bytes]],
+        ranges: list[Range] | None,
+    ) -> Tree | None:
+        """Parse ``text`` in ``ranges`` under ``budget_ms``, resuming an interrupted parse."""
         interrupted = self._interrupted
         if interrupted is not None and interrupted[0] is text:
             source = interrupted[1]
         else:
             self._drop_interrupted()
-            source = text.encode("utf-8")
+            source = source_of()
         self._interrupted = None
-        self._include(None)
+        self._include(ranges)
         tree = self._parse(source, old, budget_ms)
         if tree is None:
             self._interrupted = (text, source)
             self.interruptions += 1
-            return old
-        if old is None:
-            self._anchor = (0, 0)
+        return tree
+
+    def _keep(self, tree: Tree, text: str) -> Tree:
+        """Take ``tree`` as the parse of ``text`` and share a copy with snapshots."""
         self.parses += 1
         self._tree, self._text, self._stale = tree, text, False
         if self.uri:
@@ -243,46 +269,25 @@ class SyntaxTree:
         """
         text = document.text
         if _has_lone_cr(text):
-            self._drop_interrupted()
-            self._tree, self._text = None, None
+            self._forget()
             return None
-        old = self._tree if self._text is text else None
-        if old is None and self.uri:
-            shared = TREES.get((self.uri, self.grammar), text)
-            if shared is not None:
-                old = shared.copy()
-                self.adopt(old, text)
+        old = self._edited_or_shared(text)
         if needed is None and self._edited_at is not None:
             low = document.line_of(max(0, self._edited_at - DEFAULT_BEFORE))
             high = document.line_of(min(len(text), self._edited_at + DEFAULT_AFTER))
             needed = LineSpan(low, high + 1)
         current = spans_of(document, old) if old is not None else []
         spans = plan(document, needed, current)
-        if old is not None and not self._stale and spans is current:
-            return old
-        if spans is current and old is not None:
-            ranges = old.included_ranges
-            interrupted = self._interrupted
-            if interrupted is not None and interrupted[0] is text:
-                read = interrupted[1]
-            else:
-                self._drop_interrupted()
-                read = _reader(text, document, spans, ranges)
-            self._interrupted = None
-            self._include(ranges)
-            tree = self._parse(read, old, budget_ms)
-            if tree is None:
-                self._interrupted = (text, read)
-                self.interruptions += 1
-                return old
-        else:
+        if old is None or spans is not current:
             self._drop_interrupted()
-            tree = self._parse_window(document, spans, old)
-        self.parses += 1
-        self._tree, self._text, self._stale = tree, text, False
-        if self.uri:
-            TREES.put((self.uri, self.grammar), text, tree.copy())
-        return tree
+            return self._keep(self._parse_window(document, spans, old), text)
+        if not self._stale:
+            return old
+        ranges = old.included_ranges
+        tree = self._reparse(
+            text, old, budget_ms, lambda: _reader(text, document, spans, ranges), ranges
+        )
+        return old if tree is None else self._keep(tree, text)
 
     def _parse_window(self, document: Document, spans: list[LineSpan], old: Tree | None) -> Tree:
         """Parse ``spans`` afresh (reusing ``old`` where it can), moving bad edges out."""

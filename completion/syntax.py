@@ -25,6 +25,7 @@ from completion.syntax_window import (
     ByteMarks,
     LineSpan,
     boundary_after,
+    boundary_at_or_before,
     is_boundary,
     plan,
 )
@@ -52,8 +53,13 @@ caller names no lines (a snapshot, the import scan): what the default
 context budget reaches (``completion.context``), so a snapshot's tree serves
 the request made on it."""
 
-_EDGE_RETRIES = 2
-"""Times a window edge that parses badly is moved one boundary further out."""
+_EDGE_LINES = 32
+"""Lines next to a window edge whose top-level nodes must parse cleanly."""
+
+_EDGE_STEPS = (1, 64, 512)
+"""Lines a window edge that parses badly is moved out by (to the next boundary
+past them), one step per retry: a long string or a miscounted fence needs
+more than one boundary."""
 
 # One per process: trees are only touched from the event loop's thread.
 TREES: TextCache[tuple[str, str], Tree] = TextCache(size=8)
@@ -292,13 +298,13 @@ class SyntaxTree:
     def _parse_window(self, document: Document, spans: list[LineSpan], old: Tree | None) -> Tree:
         """Parse ``spans`` afresh (reusing ``old`` where it can), moving bad edges out."""
         self.windows += 1
-        for attempt in range(_EDGE_RETRIES + 1):
+        for step in (*_EDGE_STEPS, 0):
             ranges = self._ranges_of(document, spans)
             self._include(ranges)
             read = _reader(document.text, document, spans, ranges)
             tree = self._parser.parse(read, old) if old else self._parser.parse(read)
-            moved = _move_bad_edges(document, tree, spans, ranges)
-            if moved is None or attempt == _EDGE_RETRIES:
+            moved = _move_bad_edges(document, tree, spans, ranges, step) if step else None
+            if moved is None:
                 return tree
             spans = moved
         raise AssertionError("unreachable")
@@ -396,43 +402,60 @@ def _reader(
 
 
 def _move_bad_edges(
-    document: Document, tree: Tree, spans: list[LineSpan], ranges: list[Range]
+    document: Document, tree: Tree, spans: list[LineSpan], ranges: list[Range], step: int
 ) -> list[LineSpan] | None:
-    """``spans`` with each edge that parses badly moved one boundary out, or None.
+    """``spans`` with each edge that parses badly moved ``step`` lines and on to
+    the next boundary out, or None when all are good.
 
-    An edge is bad when the top-level node there is an error or does not start
-    (end) at the edge: a text boundary inside a multi-line string, say.
+    An edge is bad when a top-level node within ``_EDGE_LINES`` of it is an
+    error, or the node at it does not start (end) there: a text boundary inside
+    a multi-line string, say. The cursor is further in than that (the window
+    reaches past the lines a request needs), so its own half-typed code does
+    not count.
     """
-    from completion.syntax_window import boundary_at_or_before
-
     root = tree.root_node
-    if root.is_error:  # every edge is suspect: move them all
-        spans = [LineSpan(0, spans[0].end), *spans[1:]]
-        return _merged(
-            [
-                LineSpan(
-                    boundary_at_or_before(document, s.first - 1) if s.first else 0,
-                    boundary_after(document, s.end),
-                )
-                for s in spans
-            ]
-        )
     moved = list(spans)
     changed = False
     for index, (span, covered) in enumerate(zip(spans, ranges, strict=True)):
         first, end = span.first, span.end
-        if first > 0:
-            node = _top_level_at(root, covered.start_byte)
-            if node is None or node.start_byte != covered.start_byte or _broken(node):
-                first = boundary_at_or_before(document, first - 1)
-        if end < document.line_count:
-            node = _top_level_at(root, max(covered.start_byte, covered.end_byte - 1))
-            inside = node is not None and node.start_byte < covered.end_byte
-            if node is not None and inside and (node.end_byte > covered.end_byte or _broken(node)):
-                end = boundary_after(document, end)
+        nodes = _children_in(root, covered)
+        near_start = [n for n in nodes if n.start_point.row < first + _EDGE_LINES]
+        near_end = [n for n in nodes if n.end_point.row >= end - _EDGE_LINES]
+        if first > 0 and (
+            root.is_error
+            or not nodes
+            or nodes[0].start_byte != covered.start_byte
+            or any(_broken(n) for n in near_start)
+        ):
+            first = boundary_at_or_before(document, first - step)
+        if end < document.line_count and (
+            root.is_error
+            or (nodes and nodes[-1].end_byte > covered.end_byte)
+            or any(_broken(n) for n in near_end)
+        ):
+            end = boundary_after(document, end - 1 + step)
         if (first, end) != (span.first, span.end):
             moved[index], changed = LineSpan(first, end), True
     return _merged(moved) if changed else None
+
+
+def _children_in(root: Node, covered: Range) -> list[Node]:
+    """The children of ``root`` that start inside ``covered``.
+
+    Through a cursor: ``Node.first_child_for_byte`` crashes past the last
+    child in py-tree-sitter 0.26.
+    """
+    cursor = root.walk()
+    if cursor.goto_first_child_for_byte(covered.start_byte) is None:
+        return []
+    nodes: list[Node] = []
+    while True:
+        node = cursor.node
+        if node is None or node.start_byte >= covered.end_byte:
+            return nodes
+        nodes.append(node)
+        if not cursor.goto_next_sibling():
+            return nodes
 
 
 def _merged(spans: list[LineSpan]) -> list[LineSpan]:
@@ -444,18 +467,6 @@ def _merged(spans: list[LineSpan]) -> list[LineSpan]:
         else:
             merged.append(span)
     return merged
-
-
-def _top_level_at(root: Node, byte: int) -> Node | None:
-    """The first child of ``root`` that ends after ``byte``.
-
-    Through a cursor: ``Node.first_child_for_byte`` crashes past the last
-    child in py-tree-sitter 0.26.
-    """
-    cursor = root.walk()
-    if cursor.goto_first_child_for_byte(byte) is None:
-        return None
-    return cursor.node
 
 
 def _broken(node: Node) -> bool:

@@ -73,23 +73,64 @@ def is_boundary(document: Document, line: int) -> bool:
     return not document.line_text(line - 1).startswith("@")
 
 
+_FENCES: dict[str, tuple[str, ...]] = {
+    "python": ('"""', "'''"),
+    "javascript": ("`",),
+    "typescript": ("`",),
+    "tsx": ("`",),
+    "go": ("`",),
+}
+"""Delimiters of the strings that span lines with column-0 text in them: a
+boundary needs an even count of them above it (an approximation: a fence in
+a comment or inside the other kind of string miscounts; the parse check
+catches most of those)."""
+
+
+def _fences(document: Document, end: int, start: int = 0) -> int:
+    """How many string fences ``text[start:end]`` holds."""
+    text = document.text
+    return sum(text.count(fence, start, end) for fence in _FENCES.get(document.grammar or "", ()))
+
+
+def _line_fences(document: Document, line: int) -> int:
+    return _fences(document, document.line_end(line), document.line_start(line))
+
+
 def boundary_at_or_before(document: Document, line: int) -> int:
     """The nearest boundary at or above ``line`` (0 at the latest)."""
     line = max(0, min(line, document.line_count))
-    for candidate in range(line, max(-1, line - SCAN_LINES), -1):
-        if is_boundary(document, candidate):
+    if line >= document.line_count:
+        return line
+    lines = range(line, max(-1, line - SCAN_LINES), -1)
+    outside = _fences(document, document.line_start(line)) % 2 == 0
+    for candidate in lines:
+        if candidate < line and _line_fences(document, candidate) % 2:
+            outside = not outside
+        if outside and is_boundary(document, candidate):
             return candidate
-    return max(0, line - SCAN_LINES)
+    return _by_shape(document, lines, max(0, line - SCAN_LINES))
 
 
 def boundary_after(document: Document, line: int) -> int:
     """The nearest boundary below ``line`` (the line count at the latest)."""
     count = document.line_count
     line = max(0, line)
-    for candidate in range(line + 1, min(count, line + 1 + SCAN_LINES)):
-        if is_boundary(document, candidate):
+    if line + 1 >= count:
+        return count
+    lines = range(line + 1, min(count, line + 1 + SCAN_LINES))
+    outside = _fences(document, document.line_start(line + 1)) % 2 == 0
+    for candidate in lines:
+        if candidate > line + 1 and _line_fences(document, candidate - 1) % 2:
+            outside = not outside
+        if outside and is_boundary(document, candidate):
             return candidate
-    return min(count, line + 1 + SCAN_LINES)
+    return _by_shape(document, lines, min(count, line + 1 + SCAN_LINES))
+
+
+def _by_shape(document: Document, lines: range, default: int) -> int:
+    """The first boundary in ``lines`` by its text alone: for when a stray fence
+    (in a comment, say) turned the count over, so code looks like string."""
+    return next((n for n in lines if is_boundary(document, n)), default)
 
 
 def plan(document: Document, needed: LineSpan | None, current: list[LineSpan]) -> list[LineSpan]:

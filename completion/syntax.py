@@ -22,10 +22,11 @@ from completion.languages import grammar_for, parser
 from completion.syntax_window import (
     MARK_EVERY,
     WINDOWED_FROM,
-    ByteMarks,
     LineSpan,
+    TextMarks,
     boundary_after,
     boundary_at_or_before,
+    fences_of,
     is_boundary,
     plan,
 )
@@ -83,8 +84,8 @@ class SyntaxTree:
         """(text, its source) of a parse that ran out of time; the parser resumes it."""
         self._edited_at: int | None = None
         """Code-point offset of the last edit: a windowed tree follows it."""
-        self._marks: tuple[str, ByteMarks] | None = None
-        """Byte marks of a big non-ASCII text (the text they were made for)."""
+        self._marks: tuple[str, TextMarks] | None = None
+        """Marks of a big text (and the text they were made for)."""
         self._ranges: list[Range] | None = None
         """The ranges the parser is set to (None: the whole text)."""
         self.windows = 0
@@ -160,7 +161,7 @@ class SyntaxTree:
         self._edited_at = start
         if self._marks is not None and self._marks[0] is old:
             marks = self._marks[1]
-            marks.edit(start, end, len(new_text) - len(old_text), new_end_byte - old_end_byte)
+            marks.edit(old, start, end, new_text, new_end_byte - old_end_byte)
             self._marks = (after, marks)
 
     def _byte_offset(self, text: str, offset: int) -> int:
@@ -171,14 +172,21 @@ class SyntaxTree:
         if char > len(text):
             char, byte = 0, 0
         if len(text) >= WINDOWED_FROM and abs(offset - char) > MARK_EVERY:
-            if self._marks is None or self._marks[0] is not text:
-                self._marks = (text, ByteMarks(text))
-            return self._marks[1].byte_offset(text, offset)
+            return self._marks_of(text).byte_offset(text, offset)
         if offset >= char:
             return byte + _utf8_length(text[char:offset])
         if char - offset < offset:
             return byte - _utf8_length(text[offset:char])
         return _utf8_length(text[:offset])
+
+    def _marks_of(self, text: str) -> TextMarks:
+        if self._marks is None or self._marks[0] is not text:
+            self._marks = (text, TextMarks(text, fences_of(self.grammar)))
+        return self._marks[1]
+
+    def _fences_before(self, text: str) -> Callable[[int], int]:
+        """Fences before an offset of ``text``, from marks made on first use."""
+        return lambda offset: self._marks_of(text).fences_before(text, offset)
 
     def tree(self, text: str, budget_ms: float | None = None) -> Tree | None:
         """The tree of ``text`` (the document's current text), reparsed if stale.
@@ -188,7 +196,7 @@ class SyntaxTree:
         structure one parse old; None when there was none) and the next call
         resumes the parse where it stopped.
         """
-        if _has_lone_cr(text):
+        if self._may_have_lone_cr(text):
             self._forget()
             return None
         old = self._edited_or_shared(text)
@@ -202,6 +210,13 @@ class SyntaxTree:
         if old is None:
             self._anchor = (0, 0)
         return self._keep(tree, text)
+
+    def _may_have_lone_cr(self, text: str) -> bool:
+        """A scan of ``text`` for lone CRs, skipped when the tree was edited along with
+        it: ``edit`` drops the tree on any edit that touches a CR."""
+        if self._tree is not None and self._text is text:
+            return False
+        return _has_lone_cr(text)
 
     def _forget(self) -> None:
         """No tree: the text has lone CRs (rows would disagree with ours)."""
@@ -274,7 +289,7 @@ class SyntaxTree:
         parsed to the end (its size is bounded, not the file's).
         """
         text = document.text
-        if _has_lone_cr(text):
+        if self._may_have_lone_cr(text):
             self._forget()
             return None
         old = self._edited_or_shared(text)
@@ -283,7 +298,7 @@ class SyntaxTree:
             high = document.line_of(min(len(text), self._edited_at + DEFAULT_AFTER))
             needed = LineSpan(low, high + 1)
         current = spans_of(document, old) if old is not None else []
-        spans = plan(document, needed, current)
+        spans = plan(document, needed, current, self._fences_before(text))
         if old is None or spans is not current:
             self._drop_interrupted()
             return self._keep(self._parse_window(document, spans, old), text)
@@ -303,7 +318,8 @@ class SyntaxTree:
             self._include(ranges)
             read = _reader(document.text, document, spans, ranges)
             tree = self._parser.parse(read, old) if old else self._parser.parse(read)
-            moved = _move_bad_edges(document, tree, spans, ranges, step) if step else None
+            fences = self._fences_before(document.text)
+            moved = _move_bad_edges(document, tree, spans, ranges, step, fences) if step else None
             if moved is None:
                 return tree
             spans = moved
@@ -402,7 +418,12 @@ def _reader(
 
 
 def _move_bad_edges(
-    document: Document, tree: Tree, spans: list[LineSpan], ranges: list[Range], step: int
+    document: Document,
+    tree: Tree,
+    spans: list[LineSpan],
+    ranges: list[Range],
+    step: int,
+    fences: Callable[[int], int],
 ) -> list[LineSpan] | None:
     """``spans`` with each edge that parses badly moved ``step`` lines and on to
     the next boundary out, or None when all are good.
@@ -427,13 +448,13 @@ def _move_bad_edges(
             or nodes[0].start_byte != covered.start_byte
             or any(_broken(n) for n in near_start)
         ):
-            first = boundary_at_or_before(document, first - step)
+            first = boundary_at_or_before(document, first - step, fences)
         if end < document.line_count and (
             root.is_error
             or (nodes and nodes[-1].end_byte > covered.end_byte)
             or any(_broken(n) for n in near_end)
         ):
-            end = boundary_after(document, end - 1 + step)
+            end = boundary_after(document, end - 1 + step, fences)
         if (first, end) != (span.first, span.end):
             moved[index], changed = LineSpan(first, end), True
     return _merged(moved) if changed else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -86,23 +87,26 @@ a comment or inside the other kind of string miscounts; the parse check
 catches most of those)."""
 
 
-def _fences(document: Document, end: int, start: int = 0) -> int:
-    """How many string fences ``text[start:end]`` holds."""
-    text = document.text
-    return sum(text.count(fence, start, end) for fence in _FENCES.get(document.grammar or "", ()))
+def fences_of(grammar: str | None) -> tuple[str, ...]:
+    return _FENCES.get(grammar or "", ())
+
+
+FencesBefore = Callable[[int], int]
+"""How many string fences the document's text holds before an offset."""
 
 
 def _line_fences(document: Document, line: int) -> int:
-    return _fences(document, document.line_end(line), document.line_start(line))
+    text, start, end = document.text, document.line_start(line), document.line_end(line)
+    return sum(text.count(fence, start, end) for fence in fences_of(document.grammar))
 
 
-def boundary_at_or_before(document: Document, line: int) -> int:
+def boundary_at_or_before(document: Document, line: int, fences: FencesBefore) -> int:
     """The nearest boundary at or above ``line`` (0 at the latest)."""
     line = max(0, min(line, document.line_count))
     if line >= document.line_count:
         return line
     lines = range(line, max(-1, line - SCAN_LINES), -1)
-    outside = _fences(document, document.line_start(line)) % 2 == 0
+    outside = fences(document.line_start(line)) % 2 == 0
     for candidate in lines:
         if candidate < line and _line_fences(document, candidate) % 2:
             outside = not outside
@@ -111,14 +115,14 @@ def boundary_at_or_before(document: Document, line: int) -> int:
     return _by_shape(document, lines, max(0, line - SCAN_LINES))
 
 
-def boundary_after(document: Document, line: int) -> int:
+def boundary_after(document: Document, line: int, fences: FencesBefore) -> int:
     """The nearest boundary below ``line`` (the line count at the latest)."""
     count = document.line_count
     line = max(0, line)
     if line + 1 >= count:
         return count
     lines = range(line + 1, min(count, line + 1 + SCAN_LINES))
-    outside = _fences(document, document.line_start(line + 1)) % 2 == 0
+    outside = fences(document.line_start(line + 1)) % 2 == 0
     for candidate in lines:
         if candidate > line + 1 and _line_fences(document, candidate - 1) % 2:
             outside = not outside
@@ -133,7 +137,9 @@ def _by_shape(document: Document, lines: range, default: int) -> int:
     return next((n for n in lines if is_boundary(document, n)), default)
 
 
-def plan(document: Document, needed: LineSpan | None, current: list[LineSpan]) -> list[LineSpan]:
+def plan(
+    document: Document, needed: LineSpan | None, current: list[LineSpan], fences: FencesBefore
+) -> list[LineSpan]:
     """The line spans to parse: ``current`` when it covers ``needed``, else new ones.
 
     A new window reaches half the needed span again past each end, so the
@@ -141,44 +147,70 @@ def plan(document: Document, needed: LineSpan | None, current: list[LineSpan]) -
     """
     if current and (needed is None or any(s.covers(needed.first, needed.end - 1) for s in current)):
         return current
-    head_end = boundary_after(document, document.line_of(min(HEAD_CHARS, len(document.text))))
+    head_end = boundary_after(
+        document, document.line_of(min(HEAD_CHARS, len(document.text))), fences
+    )
     if needed is None:
         return current or [LineSpan(0, head_end)]
     margin = (needed.end - needed.first) // 2
-    first = boundary_at_or_before(document, needed.first - margin)
-    end = boundary_after(document, needed.end - 1 + margin)
+    first = boundary_at_or_before(document, needed.first - margin, fences)
+    end = boundary_after(document, needed.end - 1 + margin, fences)
     if first <= head_end:
         return [LineSpan(0, end)]
     return [LineSpan(0, head_end), LineSpan(first, end)]
 
 
 MARK_EVERY = 32768
-"""Code points between two byte marks."""
+"""Code points between two marks (each at the next line start)."""
 
 
-class ByteMarks:
-    """UTF-8 offsets of code points spaced ``MARK_EVERY`` apart in one text.
+class TextMarks:
+    """UTF-8 offsets and string-fence counts at code points ``MARK_EVERY`` apart.
 
-    A window's ranges need byte offsets, and counting them from the start of
-    a big non-ASCII text re-encodes up to all of it; from the nearest mark it
-    encodes at most ``MARK_EVERY`` code points. Edits shift the marks after
-    them (``edit``) instead of rebuilding them.
+    A window's ranges need byte offsets and its boundaries need the fences
+    before them; counting either from the start of a big text reads up to all
+    of it, from the nearest mark at most ``MARK_EVERY`` code points. Edits
+    shift the marks after them (``edit``) instead of rebuilding them.
     """
 
-    def __init__(self, text: str) -> None:
-        self.chars = list(range(0, len(text), MARK_EVERY)) or [0]
+    def __init__(self, text: str, fences: tuple[str, ...]) -> None:
+        self.fences = fences
+        # Marks sit at line starts: no fence holds a line break, so none spans one.
+        self.chars = [0]
         self.bytes = [0]
-        for start in self.chars[1:]:
-            piece = text[start - MARK_EVERY : start]
+        self.fence_counts = [0]
+        while True:
+            mark = text.find("\n", self.chars[-1] + MARK_EVERY) + 1
+            if mark <= 0:
+                break
+            piece = text[self.chars[-1] : mark]
+            self.chars.append(mark)
             self.bytes.append(self.bytes[-1] + len(piece.encode("utf-8")))
+            self.fence_counts.append(self.fence_counts[-1] + self._count(piece))
+
+    def _count(self, text: str, start: int = 0, end: int | None = None) -> int:
+        return sum(text.count(fence, start, end) for fence in self.fences)
 
     def byte_offset(self, text: str, offset: int) -> int:
         index = bisect.bisect_right(self.chars, offset) - 1
         return self.bytes[index] + len(text[self.chars[index] : offset].encode("utf-8"))
 
-    def edit(self, start: int, end: int, chars_delta: int, bytes_delta: int) -> None:
-        """Drop the marks the edit of ``start..end`` replaced; shift those after it."""
-        keep = bisect.bisect_right(self.chars, start)
-        after = bisect.bisect_right(self.chars, end)
+    def fences_before(self, text: str, offset: int) -> int:
+        index = bisect.bisect_right(self.chars, offset) - 1
+        return self.fence_counts[index] + self._count(text, self.chars[index], offset)
+
+    def edit(self, old: str, start: int, end: int, new_text: str, bytes_delta: int) -> None:
+        """Drop the marks on the lines of the edit of ``old[start:end]``; shift those after."""
+        low = old.rfind("\n", 0, start) + 1
+        high = old.find("\n", end)
+        high = len(old) if high == -1 else high
+        before = self._count(old, low, high)
+        fences_delta = self._count(old[low:start] + new_text + old[end:high]) - before
+        keep = max(1, bisect.bisect_right(self.chars, low))
+        after = bisect.bisect_right(self.chars, high)
+        chars_delta = len(new_text) - (end - start)
         self.chars = self.chars[:keep] + [c + chars_delta for c in self.chars[after:]]
         self.bytes = self.bytes[:keep] + [b + bytes_delta for b in self.bytes[after:]]
+        self.fence_counts = self.fence_counts[:keep] + [
+            f + fences_delta for f in self.fence_counts[after:]
+        ]

@@ -18,7 +18,7 @@ from completion.document import Document
 from completion.languages import parser
 from completion.postprocess import postprocess
 from completion.syntax import TREES, is_windowed, spans_of
-from completion.syntax_window import WINDOWED_FROM, ByteMarks, LineSpan, is_boundary
+from completion.syntax_window import WINDOWED_FROM, LineSpan, TextMarks, is_boundary
 from engines.base import TokenEstimator
 
 ROOT = Path(__file__).parents[2]
@@ -229,15 +229,17 @@ def test_a_snapshot_shares_the_window_and_the_request_needs_no_new_one() -> None
     assert copy_syntax.windows == 0 and copy_syntax.parses == 0
 
 
-def test_byte_marks_follow_edits() -> None:
-    text = ("é" * 40_000 + "x\n") * 3
-    marks = ByteMarks(text)
-    edited = text[:50_000] + "ü😀" + text[50_010:]
-    marks.edit(
-        50_000, 50_010, len("ü😀") - 10, len("ü😀".encode()) - len(text[50_000:50_010].encode())
-    )
-    for offset in (0, 1000, 49_999, 50_002, 70_000, len(edited)):
-        assert marks.byte_offset(edited, offset) == len(edited[:offset].encode())
+def test_text_marks_follow_edits() -> None:
+    text = ('é"""' * 10_000 + "x\n") * 3
+    marks = TextMarks(text, ('"""',))
+    for start, end, inserted in ((50_000, 50_010, 'ü😀"'), (50_001, 50_001, '""'), (0, 3, "")):
+        edited = text[:start] + inserted + text[end:]
+        bytes_delta = len(inserted.encode()) - len(text[start:end].encode())
+        marks.edit(text, start, end, inserted, bytes_delta)
+        text = edited
+        for offset in (0, 1000, 49_999, 50_002, 70_000, 100_000, len(text)):
+            assert marks.byte_offset(text, offset) == len(text[:offset].encode())
+            assert marks.fences_before(text, offset) == text.count('"""', 0, offset)
 
 
 def assert_window_matches_a_fresh_parse(document: Document, grammar: str) -> None:

@@ -86,6 +86,8 @@ class SyntaxTree:
         """Code-point offset of the last edit: a windowed tree follows it."""
         self._marks: tuple[str, TextMarks] | None = None
         """Marks of a big text (and the text they were made for)."""
+        self._whole = False
+        """True once a window could not be cut in this big document: it is parsed whole."""
         self._ranges: list[Range] | None = None
         """The ranges the parser is set to (None: the whole text)."""
         self.windows = 0
@@ -298,7 +300,10 @@ class SyntaxTree:
             high = document.line_of(min(len(text), self._edited_at + DEFAULT_AFTER))
             needed = LineSpan(low, high + 1)
         current = spans_of(document, old) if old is not None else []
-        spans = plan(document, needed, current, self._fences_before(text))
+        spans = None if self._whole else plan(document, needed, current, self._fences_before(text))
+        if spans is None:  # no window can be cut in this document: parse it whole
+            self._whole = True
+            return self.tree(text, budget_ms)
         if old is None or spans is not current:
             self._drop_interrupted()
             return self._keep(self._parse_window(document, spans, old), text)
@@ -448,13 +453,15 @@ def _move_bad_edges(
             or nodes[0].start_byte != covered.start_byte
             or any(_broken(n) for n in near_start)
         ):
-            first = boundary_at_or_before(document, first - step, fences)
+            moved_first = boundary_at_or_before(document, first - step, fences)
+            first = first if moved_first is None else moved_first
         if end < document.line_count and (
             root.is_error
             or (nodes and nodes[-1].end_byte > covered.end_byte)
             or any(_broken(n) for n in near_end)
         ):
-            end = boundary_after(document, end - 1 + step, fences)
+            moved_end = boundary_after(document, end - 1 + step, fences)
+            end = end if moved_end is None else moved_end
         if (first, end) != (span.first, span.end):
             moved[index], changed = LineSpan(first, end), True
     return _merged(moved) if changed else None

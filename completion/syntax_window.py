@@ -38,8 +38,9 @@ HEAD_CHARS = 16 * 1024
 the header block: the pinned header takes at most a quarter of the prompt, so
 a header longer than this is never pinned whole)."""
 
-SCAN_LINES = 4000
-"""Most lines searched for a boundary; past it the window is cut there anyway."""
+SCAN_LINES = 1000
+"""Most lines searched for a boundary; with none there (a class longer than
+this, say) the document is parsed whole, as a small one is."""
 
 _PYTHON_START = re.compile(r"(?:async\s+def|def|class)\s|@\w")
 """Python: only definitions count. Module docstrings put prose at column 0,
@@ -100,47 +101,49 @@ def _line_fences(document: Document, line: int) -> int:
     return sum(text.count(fence, start, end) for fence in fences_of(document.grammar))
 
 
-def boundary_at_or_before(document: Document, line: int, fences: FencesBefore) -> int:
-    """The nearest boundary at or above ``line`` (0 at the latest)."""
+def boundary_at_or_before(document: Document, line: int, fences: FencesBefore) -> int | None:
+    """The nearest boundary at or above ``line`` (0 at the latest), or None past ``SCAN_LINES``."""
     line = max(0, min(line, document.line_count))
     if line >= document.line_count:
         return line
-    lines = range(line, max(-1, line - SCAN_LINES), -1)
+    lines = range(line, max(-1, line - SCAN_LINES - 1), -1)
     outside = fences(document.line_start(line)) % 2 == 0
     for candidate in lines:
         if candidate < line and _line_fences(document, candidate) % 2:
             outside = not outside
         if outside and is_boundary(document, candidate):
             return candidate
-    return _by_shape(document, lines, max(0, line - SCAN_LINES))
+    return _by_shape(document, lines)
 
 
-def boundary_after(document: Document, line: int, fences: FencesBefore) -> int:
-    """The nearest boundary below ``line`` (the line count at the latest)."""
+def boundary_after(document: Document, line: int, fences: FencesBefore) -> int | None:
+    """The nearest boundary below ``line`` (the line count at the latest), or None past
+    ``SCAN_LINES``."""
     count = document.line_count
     line = max(0, line)
     if line + 1 >= count:
         return count
-    lines = range(line + 1, min(count, line + 1 + SCAN_LINES))
+    lines = range(line + 1, min(count + 1, line + 1 + SCAN_LINES))
     outside = fences(document.line_start(line + 1)) % 2 == 0
     for candidate in lines:
         if candidate > line + 1 and _line_fences(document, candidate - 1) % 2:
             outside = not outside
         if outside and is_boundary(document, candidate):
             return candidate
-    return _by_shape(document, lines, min(count, line + 1 + SCAN_LINES))
+    return _by_shape(document, lines)
 
 
-def _by_shape(document: Document, lines: range, default: int) -> int:
+def _by_shape(document: Document, lines: range) -> int | None:
     """The first boundary in ``lines`` by its text alone: for when a stray fence
     (in a comment, say) turned the count over, so code looks like string."""
-    return next((n for n in lines if is_boundary(document, n)), default)
+    return next((n for n in lines if is_boundary(document, n)), None)
 
 
 def plan(
     document: Document, needed: LineSpan | None, current: list[LineSpan], fences: FencesBefore
-) -> list[LineSpan]:
-    """The line spans to parse: ``current`` when it covers ``needed``, else new ones.
+) -> list[LineSpan] | None:
+    """The line spans to parse: ``current`` when it covers ``needed``, else new ones;
+    None when no window can be cut (no boundary within ``SCAN_LINES``).
 
     A new window reaches half the needed span again past each end, so the
     cursor can move a while before the window does.
@@ -150,11 +153,15 @@ def plan(
     head_end = boundary_after(
         document, document.line_of(min(HEAD_CHARS, len(document.text))), fences
     )
+    if head_end is None:
+        return None
     if needed is None:
         return current or [LineSpan(0, head_end)]
     margin = (needed.end - needed.first) // 2
     first = boundary_at_or_before(document, needed.first - margin, fences)
     end = boundary_after(document, needed.end - 1 + margin, fences)
+    if first is None or end is None:
+        return None
     if first <= head_end:
         return [LineSpan(0, end)]
     return [LineSpan(0, head_end), LineSpan(first, end)]

@@ -215,6 +215,20 @@ def test_a_stray_fence_in_a_comment_still_finds_the_boundaries(
         assert_window_matches_a_fresh_parse(document, "python")
 
 
+def test_a_class_longer_than_the_scan_is_parsed_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No boundary within reach: the document falls back to the whole incremental tree."""
+    body = "".join(f"    def m{n}(self, x):\n        return x + {n}\n\n" for n in range(4000))
+    text = "import os\n\n\nclass Big:\n" + body
+    document = Document("file:///big/class.py", text, "python")
+    offset = len(text) // 2
+    windowed = build_context(document, offset, ContextOptions(), TokenEstimator())
+    tree = document.syntax_tree()
+    syntax = document.syntax
+    assert tree is not None and syntax is not None
+    assert not is_windowed(tree) and syntax.windows == 0
+    assert windowed == whole_tree_context(text, "python", offset, monkeypatch)
+
+
 def test_a_snapshot_shares_the_window_and_the_request_needs_no_new_one() -> None:
     TREES._entries.clear()
     text = repeated("go", 20_000)

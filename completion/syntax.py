@@ -86,6 +86,9 @@ class SyntaxTree:
         """Code-point offset of the last edit: a windowed tree follows it."""
         self._marks: tuple[str, TextMarks] | None = None
         """Marks of a big text (and the text they were made for)."""
+        self._fences_moved = False
+        """True when an edit since the window was last checked touched a string fence
+        (a quote or backtick): the window's edges may now be inside a string."""
         self._whole = False
         """True once a window could not be cut in this big document: it is parsed whole."""
         self._ranges: list[Range] | None = None
@@ -161,6 +164,8 @@ class SyntaxTree:
         )
         self._text, self._stale, self._anchor = after, True, (start, start_byte)
         self._edited_at = start
+        near = old[max(0, start - 2) : end + 2] + new_text
+        self._fences_moved |= any(fence[0] in near for fence in fences_of(self.grammar))
         if self._marks is not None and self._marks[0] is old:
             marks = self._marks[1]
             marks.edit(old, start, end, new_text, new_end_byte - old_end_byte)
@@ -299,14 +304,20 @@ class SyntaxTree:
             low = document.line_of(max(0, self._edited_at - DEFAULT_BEFORE))
             high = document.line_of(min(len(text), self._edited_at + DEFAULT_AFTER))
             needed = LineSpan(low, high + 1)
-        current = spans_of(document, old) if old is not None else []
+        fences = self._fences_before(text) if self._fences_moved else None
+        current = spans_of(document, old, fences) if old is not None else []
+        self._fences_moved = False
         spans = None if self._whole else plan(document, needed, current, self._fences_before(text))
         if spans is None:  # no window can be cut in this document: parse it whole
             self._whole = True
             return self.tree(text, budget_ms)
         if old is None or spans is not current:
             self._drop_interrupted()
-            return self._keep(self._parse_window(document, spans, old), text)
+            windowed = self._parse_window(document, spans, old)
+            if windowed is None:  # the text fools the boundaries here: parse it whole
+                self._whole = True
+                return self.tree(text, budget_ms)
+            return self._keep(windowed, text)
         if not self._stale:
             return old
         ranges = old.included_ranges
@@ -315,20 +326,23 @@ class SyntaxTree:
         )
         return old if tree is None else self._keep(tree, text)
 
-    def _parse_window(self, document: Document, spans: list[LineSpan], old: Tree | None) -> Tree:
-        """Parse ``spans`` afresh (reusing ``old`` where it can), moving bad edges out."""
+    def _parse_window(
+        self, document: Document, spans: list[LineSpan], old: Tree | None
+    ) -> Tree | None:
+        """Parse ``spans`` afresh (reusing ``old`` where it can), moving bad edges out;
+        None when an edge is still bad after the last step (parse the document whole)."""
         self.windows += 1
-        for step in (*_EDGE_STEPS, 0):
+        fences = self._fences_before(document.text)
+        for step in _EDGE_STEPS:
             ranges = self._ranges_of(document, spans)
             self._include(ranges)
             read = _reader(document.text, document, spans, ranges)
             tree = self._parser.parse(read, old) if old else self._parser.parse(read)
-            fences = self._fences_before(document.text)
-            moved = _move_bad_edges(document, tree, spans, ranges, step, fences) if step else None
+            moved = _move_bad_edges(document, tree, spans, ranges, step, fences)
             if moved is None:
                 return tree
             spans = moved
-        raise AssertionError("unreachable")
+        return None
 
     def _ranges_of(self, document: Document, spans: list[LineSpan]) -> list[Range]:
         from tree_sitter import Point, Range
@@ -385,8 +399,11 @@ def is_windowed(tree: Tree) -> bool:
     return len(ranges) != 1 or ranges[0].start_byte != 0 or ranges[0].end_byte != _NO_END
 
 
-def spans_of(document: Document, tree: Tree) -> list[LineSpan]:
-    """The line spans a windowed tree covers, or [] when it is whole or its edges moved."""
+def spans_of(
+    document: Document, tree: Tree, fences: Callable[[int], int] | None = None
+) -> list[LineSpan]:
+    """The line spans a windowed tree covers, or [] when it is whole or its edges moved
+    (off a boundary, or, with ``fences``, into a string an edit opened)."""
     if not is_windowed(tree):
         return []
     spans = []
@@ -396,6 +413,11 @@ def spans_of(document: Document, tree: Tree) -> list[LineSpan]:
         if start.column or (span.end_byte != _NO_END and end.column):
             return []  # an edit moved an edge off a line start
         if not (is_boundary(document, start.row) and is_boundary(document, end_row)):
+            return []
+        if fences is not None and any(
+            0 < row < document.line_count and fences(document.line_start(row)) % 2
+            for row in (start.row, end_row)
+        ):
             return []
         spans.append(LineSpan(start.row, end_row))
     return spans
@@ -447,11 +469,15 @@ def _move_bad_edges(
         nodes = _children_in(root, covered)
         near_start = [n for n in nodes if n.start_point.row < first + _EDGE_LINES]
         near_end = [n for n in nodes if n.end_point.row >= end - _EDGE_LINES]
+        # An odd fence count at an edge says it may be inside a string; an error
+        # anywhere in the range says it is (a stray fence in a comment parses clean).
+        broken = any(_broken(n) for n in nodes)
         if first > 0 and (
             root.is_error
             or not nodes
             or nodes[0].start_byte != covered.start_byte
             or any(_broken(n) for n in near_start)
+            or (broken and fences(document.line_start(first)) % 2)
         ):
             moved_first = boundary_at_or_before(document, first - step, fences)
             first = first if moved_first is None else moved_first
@@ -459,6 +485,7 @@ def _move_bad_edges(
             root.is_error
             or (nodes and nodes[-1].end_byte > covered.end_byte)
             or any(_broken(n) for n in near_end)
+            or (broken and fences(document.line_start(end)) % 2)
         ):
             moved_end = boundary_after(document, end - 1 + step, fences)
             end = end if moved_end is None else moved_end

@@ -166,10 +166,6 @@ def build_context(
     line_end = document.line_end(line)
     line_prefix = text[line_start:offset]
     line_suffix = text[offset:line_end]
-    tree = document.syntax_tree(options.parse_budget_ms or None)
-    decision = decide(document, offset, tree, options.multiline, options.decisions)
-    grammar = document.grammar if tree is not None else None
-
     header = ""
     if options.file_path_header and file_path:
         header = path_comment(file_path, document.grammar, document.language_id)
@@ -184,6 +180,16 @@ def build_context(
         prefix_budget = budget - suffix_cost
     elif prefix_cost <= prefix_budget:
         suffix_budget = budget - prefix_cost
+
+    # The prompt reaches no further than this from the cursor: what a big
+    # document's windowed tree must cover.
+    around = (
+        offset - _REACH_CHARS_PER_TOKEN * prefix_budget,
+        offset + _REACH_CHARS_PER_TOKEN * suffix_budget,
+    )
+    tree = document.syntax_tree(options.parse_budget_ms or None, around)
+    decision = decide(document, offset, tree, options.multiline, options.decisions)
+    grammar = document.grammar if tree is not None else None
 
     cutter = _Cutter(document, offset, line, tree, count, options)
     if prefix_cost <= prefix_budget:
@@ -243,6 +249,13 @@ def _clip_to_budget(text: str, budget: int, count: TokenCounter, keep_end: bool)
 _BLOCK = 16
 """Lines counted together while the budget clearly has room."""
 
+_REACH_CHARS_PER_TOKEN = 4
+"""Most characters per token of the budget's estimate (``TokenEstimator`` stays
+at or under 4 bytes per token): each side of the prompt reaches no further
+than this times its budget from the cursor, so a big document's windowed tree
+(``completion.syntax_window``) is asked for that much. A cut that lands
+outside the window anyway (another counter) moves it."""
+
 
 class _Cutter:
     """Cuts one side of the cursor to a budget, at line and syntax boundaries."""
@@ -299,6 +312,15 @@ class _Cutter:
             return taken, budget
         return taken, budget
 
+    def _tree_over(self, first: int, last: int) -> Tree | None:
+        """The syntax tree with lines ``first`` to ``last`` in it (a windowed one moved)."""
+        document, tree = self.document, self.tree
+        if tree is None or document.tree_covers(tree, first, last):
+            return tree
+        around = (document.line_start(first), document.line_end(last))
+        tree = document.syntax_tree(self.options.parse_budget_ms or None, around)
+        return tree if tree is not None and document.tree_covers(tree, first, last) else None
+
     def _cursor_point(self) -> Point:
         start = self.document.line_start(self.line)
         return point_of(self.text, start, self.offset, self.line)
@@ -323,7 +345,9 @@ class _Cutter:
         if grid > 1 and lowest + 1 < first < self.line - 2 * grid:
             first = -(-first // grid) * grid  # up to the grid: drop a few more lines
         if first > lowest + 1 and self.tree is not None and first < self.line:
-            first = self._clean_prefix_start(self.tree, first)
+            tree = self._tree_over(first, self.line)
+            if tree is not None:
+                first = self._clean_prefix_start(tree, first)
         start = self.document.line_start(first)
         return pin + self.text[start : self.offset], start, len(pin)
 
@@ -343,7 +367,9 @@ class _Cutter:
         if budget < 0:
             return tail, self.offset + len(tail)
         if last < document.line_count - 1 and self.tree is not None and last > self.line:
-            last = self._clean_suffix_end(self.tree, last)
+            tree = self._tree_over(self.line, last)
+            if tree is not None:
+                last = self._clean_suffix_end(tree, last)
         end = document.line_start(last + 1) if last + 1 < document.line_count else len(self.text)
         return self.text[self.offset : end], end
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from completion.syntax import SyntaxTree
+from completion.syntax_window import WINDOWED_FROM, LineSpan
 from completion.text_cache import TextCache
 
 if TYPE_CHECKING:
@@ -87,15 +88,33 @@ class Document:
         syntax = self.syntax
         return syntax.grammar if syntax is not None else None
 
-    def syntax_tree(self, budget_ms: float | None = None) -> Tree | None:
+    def syntax_tree(
+        self, budget_ms: float | None = None, around: tuple[int, int] | None = None
+    ) -> Tree | None:
         """The tree of the current text, brought up to date now (incrementally).
 
         With ``budget_ms``, a reparse that takes longer is finished by a later
         call, and this one gets the tree as of the last parse, moved by the
-        edits since (see ``SyntaxTree.tree``).
+        edits since (see ``SyntaxTree.tree``). A document of ``WINDOWED_FROM``
+        characters or more gets a tree of its head and of the top-level
+        constructs around offsets ``around`` (start, end), or around the last
+        edit (``completion.syntax_window``).
         """
         syntax = self.syntax
-        return syntax.tree(self.text, budget_ms) if syntax is not None else None
+        if syntax is None:
+            return None
+        if len(self.text) < WINDOWED_FROM:
+            return syntax.tree(self.text, budget_ms)
+        needed = None
+        if around is not None:
+            low, high = max(0, around[0]), min(len(self.text), around[1])
+            needed = LineSpan(self.line_of(low), self.line_of(high) + 1)
+        return syntax.window_tree(self, budget_ms, needed)
+
+    def tree_covers(self, tree: Tree, first: int, last: int) -> bool:
+        """True when ``tree`` has the nodes of lines ``first`` to ``last`` (inclusive)."""
+        syntax = self.syntax
+        return syntax is None or syntax.covers(self, tree, first, last)
 
     def snapshot(self, budget_ms: float | None = None) -> Document:
         """A frozen copy for a background job; it shares the parsed tree.

@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# The suite is CI's gate: the same examples on every run, so a run fails only
+# for a change. `--hypothesis-profile explore` draws new ones, to hunt.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_DIR = ROOT / "tests" / "fixtures" / "tiny-dscoder"

@@ -448,4 +448,6 @@ async def test_the_line_after_enter_is_prefetched_where_the_model_ends_a_line(
     assert done.text == "" and tiny.stats.prefetches == 1  # the line is complete
     document.replace(cursor, cursor, "\n    ")  # Enter, and the editor's indentation
     after = await scheduler.complete(tiny, "m", document, cursor + 5)
-    assert after.cached and after.text and tiny.stats.engine_calls == 2
+    # Served from the prefetch, whatever the model said there (the retrained
+    # tiny model says nothing: the body is complete).
+    assert after.cached and tiny.stats.engine_calls == 2

@@ -9,6 +9,7 @@ test: lint typecheck editors pytest
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 typecheck:
 	.venv/bin/mypy completion engines lsp testbed bench tools

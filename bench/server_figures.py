@@ -132,13 +132,19 @@ async def latency(model: str, requests: int) -> None:
     out(f"initialize answered in        {init_ms:.1f} ms\n")
     out(f"model loaded in               {load_s * 1000:.0f} ms (after initialized)\n")
     out("inline completion, 300 lines, new cursor each time (prompt evaluated cold):\n")
-    out(f"                              p50 {percentile(timings, 0.5):.0f} ms, "
-        f"p95 {percentile(timings, 0.95):.0f} ms over {requests} requests\n")
-    out(f"  same cursor, prompt cached  p50 {percentile(warm, 0.5):.0f} ms, "
-        f"p95 {percentile(warm, 0.95):.0f} ms\n")
+    out(
+        f"                              p50 {percentile(timings, 0.5):.0f} ms, "
+        f"p95 {percentile(timings, 0.95):.0f} ms over {requests} requests\n"
+    )
+    out(
+        f"  same cursor, prompt cached  p50 {percentile(warm, 0.5):.0f} ms, "
+        f"p95 {percentile(warm, 0.95):.0f} ms\n"
+    )
     out(f"tokens generated per request  {generated:.1f}\n")
-    out(f"engine p50                    {stats['engineP50Ms']} ms; server overhead p50 "
-        f"{stats['overheadP50Ms']} ms\n")
+    out(
+        f"engine p50                    {stats['engineP50Ms']} ms; server overhead p50 "
+        f"{stats['overheadP50Ms']} ms\n"
+    )
 
 
 async def soak(model: str, total: int) -> None:
@@ -153,7 +159,9 @@ async def soak(model: str, total: int) -> None:
             client.text_document_did_open(
                 types.DidOpenTextDocumentParams(
                     text_document=types.TextDocumentItem(
-                        uri=uri, language_id="python", version=1,
+                        uri=uri,
+                        language_id="python",
+                        version=1,
                         text=f"def f{n}(x):\n    return x + {n}\n",
                     )
                 )

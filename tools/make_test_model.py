@@ -37,12 +37,45 @@ from completion.prompt import (  # noqa: E402
     DEEPSEEK_FIM_HOLE,
 )
 
-SPECIALS = [DEEPSEEK_BOS, DEEPSEEK_EOS, DEEPSEEK_FIM_BEGIN, DEEPSEEK_FIM_HOLE, DEEPSEEK_FIM_END,
-            DEEPSEEK_EOT]
+SPECIALS = [
+    DEEPSEEK_BOS,
+    DEEPSEEK_EOS,
+    DEEPSEEK_FIM_BEGIN,
+    DEEPSEEK_FIM_HOLE,
+    DEEPSEEK_FIM_END,
+    DEEPSEEK_EOT,
+]
 NAMES = [
-    "count", "total", "value", "item", "price", "size", "width", "height", "speed", "score",
-    "limit", "offset", "index", "weight", "amount", "level", "ratio", "delta", "start", "depth",
-    "rate", "cost", "age", "step", "base", "left", "right", "top", "bottom", "number",
+    "count",
+    "total",
+    "value",
+    "item",
+    "price",
+    "size",
+    "width",
+    "height",
+    "speed",
+    "score",
+    "limit",
+    "offset",
+    "index",
+    "weight",
+    "amount",
+    "level",
+    "ratio",
+    "delta",
+    "start",
+    "depth",
+    "rate",
+    "cost",
+    "age",
+    "step",
+    "base",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "number",
 ]
 OPS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
@@ -69,8 +102,9 @@ def line_start(hole: Hole) -> Hole:
     """
     line = hole.prefix[hole.prefix.rfind("\n") + 1 :]
     cut = len(hole.prefix) - len(line.lstrip(" \t"))  # the indentation stays, as in the server
-    return Hole(hole.language, "line-start", hole.prefix[:cut], hole.prefix[cut:] + hole.middle,
-                hole.suffix)
+    return Hole(
+        hole.language, "line-start", hole.prefix[:cut], hole.prefix[cut:] + hole.middle, hole.suffix
+    )
 
 
 def typed_region(hole: Hole, lines: int) -> Hole:
@@ -87,8 +121,13 @@ def typed_region(hole: Hole, lines: int) -> Hole:
             break
     line = hole.prefix[start + 1 :]
     cut = len(hole.prefix) - len(line.lstrip(" \t"))
-    return Hole(hole.language, "typed-region", hole.prefix[:cut], hole.prefix[cut:] + hole.middle,
-                hole.suffix)
+    return Hole(
+        hole.language,
+        "typed-region",
+        hole.prefix[:cut],
+        hole.prefix[cut:] + hole.middle,
+        hole.suffix,
+    )
 
 
 def with_typed_regions(holes: list[Hole], rng: random.Random, share: float) -> list[Hole]:
@@ -108,7 +147,7 @@ def training_texts(holes: list[Hole], rng: random.Random, share: float) -> list[
         if region is hole:
             pairs.append((prompt_of(hole), hole.middle))
         else:
-            typed = hole.prefix[len(region.prefix):]
+            typed = hole.prefix[len(region.prefix) :]
             pairs.append((prompt_of(region) + typed, hole.middle))
     return pairs
 
@@ -122,20 +161,23 @@ def python_holes(rng: random.Random) -> list[Hole]:
     header = f"def {fn}({p}, {r}):\n"
     calls = f"{a1} = {x}\n{a2} = {y}\n{v} = {fn}({a1}, {a2})\nprint({v})\n"
     single = Hole(
-        "python", "single-line",
+        "python",
+        "single-line",
         header + "    ",
         f"{q} = {p} {op} {r}",
         f"\n    return {q}\n\n\n" + calls,
     )
     multi = Hole(
-        "python", "multi-line",
+        "python",
+        "multi-line",
         header + "    ",
         f"result = {p} {op} {r}\n    return result",
         "\n\n\n" + calls,
     )
     body = f"    {q} = {p} {op} {r}\n    return {q}\n\n\n"
     mid = Hole(
-        "python", "mid-line",
+        "python",
+        "mid-line",
         header + body + f"{a1} = {x}\n{a2} = {y}\n{v} = {fn}(",
         f"{a1}, {a2}",
         f")\nprint({v})\n",
@@ -150,23 +192,27 @@ def javascript_holes(rng: random.Random) -> list[Hole]:
     fn = f"{verb}{p.capitalize()}"
     x, y = rng.randint(1, 99), rng.randint(1, 99)
     header = f"function {fn}({p}, {r}) {{\n"
-    calls = (f"const {a1} = {x};\nconst {a2} = {y};\n"
-             f"const {v} = {fn}({a1}, {a2});\nconsole.log({v});\n")
+    calls = (
+        f"const {a1} = {x};\nconst {a2} = {y};\nconst {v} = {fn}({a1}, {a2});\nconsole.log({v});\n"
+    )
     single = Hole(
-        "javascript", "single-line",
+        "javascript",
+        "single-line",
         header + "  ",
         f"const {q} = {p} {op} {r};",
         f"\n  return {q};\n}}\n\n" + calls,
     )
     multi = Hole(
-        "javascript", "multi-line",
+        "javascript",
+        "multi-line",
         header + "  ",
         f"const result = {p} {op} {r};\n  return result;",
         "\n}\n\n" + calls,
     )
     body = f"  const {q} = {p} {op} {r};\n  return {q};\n}}\n\n"
     mid = Hole(
-        "javascript", "mid-line",
+        "javascript",
+        "mid-line",
         header + body + f"const {a1} = {x};\nconst {a2} = {y};\nconst {v} = {fn}(",
         f"{a1}, {a2}",
         f");\nconsole.log({v});\n",
@@ -183,8 +229,15 @@ def make_holes(seed: int, count: int) -> list[Hole]:
 
 
 def fim_text(hole: Hole) -> str:
-    return (DEEPSEEK_FIM_BEGIN + hole.prefix + DEEPSEEK_FIM_HOLE + hole.suffix
-            + DEEPSEEK_FIM_END + hole.middle + DEEPSEEK_EOS)
+    return (
+        DEEPSEEK_FIM_BEGIN
+        + hole.prefix
+        + DEEPSEEK_FIM_HOLE
+        + hole.suffix
+        + DEEPSEEK_FIM_END
+        + hole.middle
+        + DEEPSEEK_EOS
+    )
 
 
 def prompt_of(hole: Hole) -> str:
@@ -358,8 +411,7 @@ def write_gguf(model, tokenizer, shape: Shape, path: Path) -> None:  # type: ign
         tokens[index] = text
     specials = set(SPECIALS)
     types = [
-        gguf.TokenType.CONTROL if token in specials else gguf.TokenType.NORMAL
-        for token in tokens
+        gguf.TokenType.CONTROL if token in specials else gguf.TokenType.NORMAL for token in tokens
     ]
     merges = json.loads(tokenizer.to_str())["model"]["merges"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in merges]
@@ -422,9 +474,11 @@ def write_hf(model, tokenizer, shape: Shape, out: Path) -> None:  # type: ignore
             .reshape(shape.dim, shape.dim)
         )
 
-    tensors = {"model.embed_tokens.weight": model.embed.weight,
-               "model.norm.weight": model.norm.weight,
-               "lm_head.weight": model.output.weight}
+    tensors = {
+        "model.embed_tokens.weight": model.embed.weight,
+        "model.norm.weight": model.norm.weight,
+        "lm_head.weight": model.output.weight,
+    }
     for i, block in enumerate(model.blocks):
         prefix = f"model.layers.{i}"
         tensors |= {
@@ -438,31 +492,55 @@ def write_hf(model, tokenizer, shape: Shape, out: Path) -> None:  # type: ignore
             f"{prefix}.mlp.up_proj.weight": block.up.weight,
             f"{prefix}.mlp.down_proj.weight": block.down.weight,
         }
-    save_file({k: v.detach().float().contiguous() for k, v in tensors.items()},
-              str(out / "model.safetensors"), metadata={"format": "pt"})
+    save_file(
+        {k: v.detach().float().contiguous() for k, v in tensors.items()},
+        str(out / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     bos, eos = tokenizer.token_to_id(DEEPSEEK_BOS), tokenizer.token_to_id(DEEPSEEK_EOS)
     config = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama",
-        "vocab_size": shape.vocab, "hidden_size": shape.dim, "intermediate_size": shape.ffn,
-        "num_hidden_layers": shape.layers, "num_attention_heads": shape.heads,
-        "num_key_value_heads": shape.heads, "head_dim": head_dim,
-        "max_position_embeddings": shape.context, "rms_norm_eps": shape.eps,
-        "rope_theta": shape.rope_theta, "hidden_act": "silu", "tie_word_embeddings": False,
-        "bos_token_id": bos, "eos_token_id": eos, "torch_dtype": "float32",
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "vocab_size": shape.vocab,
+        "hidden_size": shape.dim,
+        "intermediate_size": shape.ffn,
+        "num_hidden_layers": shape.layers,
+        "num_attention_heads": shape.heads,
+        "num_key_value_heads": shape.heads,
+        "head_dim": head_dim,
+        "max_position_embeddings": shape.context,
+        "rms_norm_eps": shape.eps,
+        "rope_theta": shape.rope_theta,
+        "hidden_act": "silu",
+        "tie_word_embeddings": False,
+        "bos_token_id": bos,
+        "eos_token_id": eos,
+        "torch_dtype": "float32",
     }
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
     (out / "generation_config.json").write_text(
-        json.dumps({"bos_token_id": bos, "eos_token_id": eos}) + "\n")
+        json.dumps({"bos_token_id": bos, "eos_token_id": eos}) + "\n"
+    )
     hf_tokenizer = tokenizer.__class__.from_str(tokenizer.to_str())
     hf_tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{DEEPSEEK_BOS} $A", special_tokens=[(DEEPSEEK_BOS, bos)]
     )
     hf_tokenizer.save(str(out / "tokenizer.json"))
-    (out / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": DEEPSEEK_BOS,
-        "eos_token": DEEPSEEK_EOS, "add_bos_token": True, "model_max_length": shape.context,
-        "clean_up_tokenization_spaces": False,
-    }, ensure_ascii=False, indent=1) + "\n")
+    (out / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": DEEPSEEK_BOS,
+                "eos_token": DEEPSEEK_EOS,
+                "add_bos_token": True,
+                "model_max_length": shape.context,
+                "clean_up_tokenization_spaces": False,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 # ----- evaluation through the project's engine ------------------------------------
@@ -475,8 +553,9 @@ async def evaluate(
     from engines.base import GenerationRequest, GenerationUsage
     from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
 
-    engine = LlamaCppEngine(LlamaCppOptions(model_path=str(path), n_ctx=512),
-                            probe_tokens=probe_token_strings())
+    engine = LlamaCppEngine(
+        LlamaCppOptions(model_path=str(path), n_ctx=512), probe_tokens=probe_token_strings()
+    )
     started = time.perf_counter()
     info = await engine.start()
     load_seconds = time.perf_counter() - started
@@ -487,12 +566,18 @@ async def evaluate(
     decode_seconds = 0.0
     for hole in holes:
         region = typed_region(hole, region_lines) if region_lines else None
-        middle_start = hole.prefix[len(region.prefix):] if region is not None else None
-        prompt = build_prompt(get_template("deepseek"), hole.prefix, hole.suffix,
-                              line_in_middle=line_in_middle, middle_start=middle_start).text
+        middle_start = hole.prefix[len(region.prefix) :] if region is not None else None
+        prompt = build_prompt(
+            get_template("deepseek"),
+            hole.prefix,
+            hole.suffix,
+            line_in_middle=line_in_middle,
+            middle_start=middle_start,
+        ).text
         usage = GenerationUsage()
-        pieces = [p async for p in engine.stream(
-            GenerationRequest(prompt=prompt, max_tokens=64), usage)]
+        pieces = [
+            p async for p in engine.stream(GenerationRequest(prompt=prompt, max_tokens=64), usage)
+        ]
         passed.append("".join(pieces) == hole.middle)
         eos += usage.finish_reason == "stop"
         generated += usage.generated_tokens
@@ -533,13 +618,17 @@ def main() -> int:
     # And the typed region's form: what was typed 1 to 3 lines up after the marker.
     for lines in (1, 2, 3):
         region_form, _, _, _ = asyncio.run(evaluate(gguf_path, held_out, True, lines))
-        print(f"held-out exact match, typed region of {lines} lines:"
-              f" {sum(region_form) / len(region_form):.1%}")
+        print(
+            f"held-out exact match, typed region of {lines} lines:"
+            f" {sum(region_form) / len(region_form):.1%}"
+        )
         passed = [a and b for a, b in zip(passed, region_form, strict=True)]
     exact = sum(passed) / len(passed)
     print(f"training: {args.steps} steps in {seconds:.0f}s")
-    print(f"held-out exact match, every prompt form: {exact:.1%} of {len(held_out)};"
-          f" stopped by EOS: {eos:.1%}")
+    print(
+        f"held-out exact match, every prompt form: {exact:.1%} of {len(held_out)};"
+        f" stopped by EOS: {eos:.1%}"
+    )
     print(f"llama.cpp: {speed:.0f} generated tokens/s, load {load * 1000:.0f} ms")
     print(f"gguf size: {gguf_path.stat().st_size / 1e6:.2f} MB")
 
@@ -548,14 +637,25 @@ def main() -> int:
         for language, language_id in (("python", "python"), ("javascript", "javascript")):
             # Examples for end-to-end tests: held-out holes the model fills exactly.
             hole = next(
-                (h for h, ok in zip(held_out, passed, strict=True)
-                 if ok and h.kind == kind and h.language == language),
+                (
+                    h
+                    for h, ok in zip(held_out, passed, strict=True)
+                    if ok and h.kind == kind and h.language == language
+                ),
                 None,
             )
             if hole is None:
                 continue
-            examples.append({"language": language, "languageId": language_id, "kind": kind,
-                             "prefix": hole.prefix, "suffix": hole.suffix, "middle": hole.middle})
+            examples.append(
+                {
+                    "language": language,
+                    "languageId": language_id,
+                    "kind": kind,
+                    "prefix": hole.prefix,
+                    "suffix": hole.suffix,
+                    "middle": hole.middle,
+                }
+            )
     (args.out / "examples.json").write_text(json.dumps(examples, indent=1) + "\n")
     return 0
 

@@ -24,7 +24,10 @@ def test_typed_region_pairs_are_the_servers_prompt_and_the_rest_of_the_middle() 
         typed = prompt[prompt.rindex("<｜fim▁end｜>") + len("<｜fim▁end｜>") :]
         assert "\n" in typed  # the region spans lines
         sent = build_prompt(
-            get_template("deepseek"), hole.prefix, hole.suffix, line_in_middle=True,
+            get_template("deepseek"),
+            hole.prefix,
+            hole.suffix,
+            line_in_middle=True,
             middle_start=typed,
         )
         # Typed text that ends in indentation must be tokenized at the end of

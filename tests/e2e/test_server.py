@@ -66,7 +66,16 @@ async def engine_started(client: LanguageClient, calls_before: object) -> None:
             await asyncio.sleep(0.01)
 
 
-LONG_RUNNING = "def add(a, b):\n    return a + b\n\n\ndef main():\n    \n"
+# SmolLM2 counts on from here for about a second (59 tokens, deterministic),
+# so a cancel or a kill sent once the engine has started always lands mid-
+# generation. (A body after `def main():` it ends in 6 tokens, which a loaded
+# machine's cancel could lose the race to.)
+LONG_RUNNING = (
+    "def main():\n    numbers = [\n"
+    + "".join(f"        {n},\n" for n in range(1, 5))
+    + "        \n"
+)
+LONG_RUNNING_AT = types.Position(line=6, character=8)
 
 
 async def test_initialize_advertises_features(start_server: StartServer, fill_model) -> None:
@@ -186,7 +195,7 @@ async def test_cancel_request_stops_the_engine(start_server: StartServer, smollm
     open_document(client, uri, LONG_RUNNING)
     params = types.InlineCompletionParams(
         text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=5, character=4),
+        position=LONG_RUNNING_AT,
         context=types.InlineCompletionContext(
             trigger_kind=types.InlineCompletionTriggerKind.Invoked
         ),
@@ -217,7 +226,7 @@ async def test_newer_request_supersedes_older(start_server: StartServer, smollm2
     client = await start_server("--model", str(smollm2), options={"maxTokensMultiline": 300})
     uri = "file:///work/supersede.py"
     open_document(client, uri, LONG_RUNNING)
-    position = types.Position(line=5, character=4)
+    position = LONG_RUNNING_AT
     calls = (await stats(client))["engineCalls"]
     first = asyncio.ensure_future(inline(client, uri, position))
     await engine_started(client, calls)

@@ -21,7 +21,14 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from engines.llama_worker import FAULT_ENV
 from tests.e2e.conftest import StartServer, open_document, plain, server_command
-from tests.e2e.test_server import LONG_RUNNING, engine_started, inline, stats, stats_when
+from tests.e2e.test_server import (
+    LONG_RUNNING,
+    LONG_RUNNING_AT,
+    engine_started,
+    inline,
+    stats,
+    stats_when,
+)
 from tests.support.processes import children_of, wait_for_exit
 
 pytestmark = pytest.mark.slow
@@ -53,7 +60,7 @@ async def test_a_worker_killed_mid_generation_is_reported_once_and_restarted(
     uri = "file:///work/crash.py"
     open_document(client, uri, LONG_RUNNING)
 
-    pending = asyncio.ensure_future(inline(client, uri, types.Position(line=5, character=4)))
+    pending = asyncio.ensure_future(inline(client, uri, LONG_RUNNING_AT))
     await engine_started(client, before["engineCalls"])
     status = asyncio.ensure_future(client.wait_for_notification("dscoder/status"))
     os.kill(worker, signum)
@@ -134,7 +141,7 @@ async def test_dscoder_complete_answers_a_crash_with_an_error(
     request = {
         "text": LONG_RUNNING,
         "languageId": "python",
-        "position": {"line": 5, "character": 4},
+        "position": {"line": LONG_RUNNING_AT.line, "character": LONG_RUNNING_AT.character},
     }
     pending = asyncio.ensure_future(client.protocol.send_request_async("dscoder/complete", request))
     await engine_started(client, before["engineCalls"])

@@ -113,7 +113,9 @@ async def test_the_kv_cache_holds_only_accepted_tokens(
     engines: tuple[LlamaCppEngine, LlamaCppEngine],
 ) -> None:
     off, on = engines
-    prompt = COPY_PROMPTS[2]
+    # One whose completion tokenizes back to the same tokens (with the tiny
+    # model, the CONFIG one re-splits 25 tokens from its end).
+    prompt = COPY_PROMPTS[0]
     first, first_usage = await collect(on, GenerationRequest(prompt, max_tokens=60))
     assert first_usage.drafted_tokens > first_usage.accepted_tokens  # some were dropped
     # The next prompt goes on from the completion: its tokens are in the cache already.

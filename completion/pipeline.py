@@ -490,8 +490,6 @@ class CompletionPipeline:
                     progress(cutter.shown())
                 if done:
                     break
-        if usage.endpoint and self.on_served is not None:
-            self.on_served(usage.endpoint)
         return cutter.text, usage
 
     def choices_sampler(
@@ -553,8 +551,6 @@ class CompletionPipeline:
                 if len(cutters) == n and all_cut():
                     break
         self.counter.observe(prompt.text, usage.prompt_tokens_total)
-        if usage.endpoint and self.on_served is not None:
-            self.on_served(usage.endpoint)
         # Choices that streamed nothing still count: the server did answer them.
         count = max([usage.choices, *(index + 1 for index in cutters)])
         return [
@@ -587,11 +583,14 @@ class CompletionPipeline:
         cut: Callable[[], bool],
     ) -> AsyncGenerator[float, None]:
         """One engine call around reading ``stream`` (yields when it began): the
-        stream closed, the time and the stats counted, however it ends."""
+        stream closed, the time and the stats counted, however it ends, and the
+        replica that served it reported when it ends well."""
         self.stats.add(engine_calls=1, secrets_scrubbed=prompt.secrets_scrubbed)
         begun = time.perf_counter()
         try:
             yield begun
+            if usage.endpoint and self.on_served is not None:
+                self.on_served(usage.endpoint)
         except asyncio.CancelledError:
             self.stats.add(cancelled=1)
             raise

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,24 +297,14 @@ class Scheduler:
     def cached(
         self, pipeline: CompletionPipeline, fingerprint: str, document: Document, offset: int
     ) -> Completion | None:
-        """The answer from the cache, if it has one: no debounce, no engine.
-
-        Also called by the service before it waits on anything else.
-        """
-        result = self._from_cache(pipeline, fingerprint, document, offset)
-        if result is not None:
-            self.note_key(document, offset)
-        return result
-
-    def _from_cache(
-        self, pipeline: CompletionPipeline, fingerprint: str, document: Document, offset: int
-    ) -> Completion | None:
+        """The answer from the cache, if it has one: no debounce, no engine."""
         if not self.options.cache:
             return None
         started = time.perf_counter()
         entry = self.cache.lookup(document, offset, fingerprint)
         if entry is None:
             return None
+        self.note_key(document, offset)
         self.stats.add(requests=1, cache_hits=1)
         result = Completion(
             text=entry.text,
@@ -337,12 +327,18 @@ class Scheduler:
         offset: int,
         file_path: str | None = None,
         invoked: bool = False,
+        prepare: Callable[[], Awaitable[None]] | None = None,
     ) -> Completion:
-        started = time.perf_counter()
-        kind = self.note_key(document, offset)
-        hit = self._from_cache(pipeline, fingerprint, document, offset)
+        """The answer for ``offset``: from the cache first, waiting on nothing;
+        otherwise, after ``prepare`` (the caller's own wait, such as indexing
+        for cross-file context), by adoption or a new generation."""
+        hit = self.cached(pipeline, fingerprint, document, offset)
         if hit is not None:
             return hit
+        kind = self.note_key(document, offset)
+        if prepare is not None:
+            await prepare()
+        started = time.perf_counter()
 
         flight = self._flights.get(document.uri)
         if flight is not None and self.options.reuse_inflight:

@@ -267,15 +267,16 @@ class CompletionService:
     ) -> Completion:
         engine = await self.ready_engine()
         pipeline = self.pipeline_for(engine)
-        fingerprint = self.fingerprint(engine)
-        # A cached answer (typing through a suggestion) waits on nothing.
-        hit = self.scheduler.cached(pipeline, fingerprint, document, offset)
-        if hit is not None:
-            return hit
-        await self.cross_file.prepare(document, self.options.context.cross_file)
+        cross_file = self.options.context.cross_file
+
+        async def prepare() -> None:
+            await self.cross_file.prepare(document, cross_file)
+
         try:
+            # A cached answer (typing through a suggestion) waits on nothing,
+            # not even the cross-file index.
             return await self.scheduler.complete(
-                pipeline, fingerprint, document, offset, file_path, invoked
+                pipeline, self.fingerprint(engine), document, offset, file_path, invoked, prepare
             )
         except (ContextTooLongError, EngineCrashedError):
             raise  # a crashed worker is restarted, and reported, by its engine

@@ -66,7 +66,7 @@ async def test_a_worker_killed_mid_generation_is_reported_once_and_restarted(
     os.kill(worker, signum)
     killed = time.monotonic()
     result = await pending
-    assert time.monotonic() - killed < 1.0
+    assert time.monotonic() - killed < 5.0  # seen at once from the pipe, not after a wait
     assert isinstance(result, types.InlineCompletionList) and not result.items
 
     crash: Any = plain(await status)
@@ -149,7 +149,7 @@ async def test_dscoder_complete_answers_a_crash_with_an_error(
     killed = time.monotonic()
     with pytest.raises(JsonRpcException) as raised:
         await pending
-    assert time.monotonic() - killed < 1.0
+    assert time.monotonic() - killed < 5.0  # seen at once from the pipe, not after a wait
     assert raised.value.code == types.LSPErrorCodes.RequestFailed
     assert "SIGKILL" in raised.value.message and "crashed" in raised.value.message
     await ready(client)

@@ -11,6 +11,7 @@ import pytest
 
 from engines.base import GenerationRequest, GenerationUsage, ModelLoadError
 from engines.llama_cpp import LlamaCppEngine, LlamaCppOptions
+from tests.support.streams import read_then_close
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +61,7 @@ async def test_greedy_is_deterministic(engine: LlamaCppEngine) -> None:
 async def test_closing_the_stream_stops_within_one_token(engine: LlamaCppEngine) -> None:
     usage = GenerationUsage()
     stream = engine.stream(GenerationRequest(prompt=PROMPT, max_tokens=200), usage)
-    received = 0
-    async for _ in stream:
-        received += 1
-        if received == 3:
-            break
-    await stream.aclose()  # type: ignore[attr-defined]
+    received = await read_then_close(stream, pieces=3)
     assert usage.finish_reason == "cancelled"
     assert usage.generated_tokens <= received + 1
 

@@ -128,7 +128,7 @@ async def test_a_worker_killed_mid_generation_answers_and_restarts(
     with pytest.raises(EngineCrashedError) as raised:
         async for _ in stream:
             pass
-    assert time.monotonic() - killed < 1.0
+    assert time.monotonic() - killed < 5.0  # seen at once from the pipe, not after a wait
     assert usage.finish_reason == "error"
 
     crash = await smol.next_health()

@@ -238,6 +238,11 @@ class Scheduler:
     holds_back: Callable[[str, bool], bool] | None = None
     """(language, multi-line) -> hold an automatic request back (completion/suppression.py)."""
 
+    def forget(self, uri: str) -> None:
+        """Drop a closed document's typing pace and last answer (a flight ends itself)."""
+        self._pace.pop(uri, None)
+        self._served.pop(uri, None)
+
     def debounce_seconds(self, uri: str, immediate: bool) -> float:
         pace = self._pace.setdefault(uri, TypingPace())
         if immediate or self.options.debounce_ms <= 0:

@@ -3,7 +3,8 @@
 Local only: nothing here is ever sent anywhere. The server writes one row per
 counted event (completion/acceptance) on a thread of its own, so a slow disk
 never stalls the event loop; ``dscoder-lsp stats`` reads the rows back as
-a table per day, language and line kind.
+a table per day, language and line kind, and the server replays the newest
+into suppression when it starts (``read_recent``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ CREATE TABLE IF NOT EXISTS acceptance (
     language TEXT NOT NULL,
     multiline INTEGER NOT NULL,
     accepted_chars INTEGER NOT NULL,
-    latency_ms REAL NOT NULL
+    latency_ms REAL NOT NULL,
+    block INTEGER
 )
 """
+_COLUMNS = "at, day, kind, language, multiline, accepted_chars, latency_ms, block"
+
+RESTORED_EVENTS = 20_000
+"""Newest events replayed into suppression at startup. With the default half-life
+of 100 shown suggestions, outcomes older than this weigh nothing that matters."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
     connection.execute(_SCHEMA)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(acceptance)")}
+    if "block" not in columns:  # a database written before suppression was restored
+        connection.execute("ALTER TABLE acceptance ADD COLUMN block INTEGER")
     return connection
 
 
@@ -105,7 +115,7 @@ class AcceptanceStore:
             day = time.strftime("%Y-%m-%d", time.localtime(event.at))
             with self._connection:
                 self._connection.execute(
-                    "INSERT INTO acceptance VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO acceptance ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         event.at,
                         day,
@@ -114,6 +124,7 @@ class AcceptanceStore:
                         int(event.multiline),
                         event.accepted_chars,
                         event.latency_ms,
+                        None if event.block is None else int(event.block),
                     ),
                 )
         except (sqlite3.Error, OSError) as error:
@@ -124,6 +135,44 @@ class AcceptanceStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def read_recent(path: Path, limit: int = RESTORED_EVENTS) -> list[AcceptanceEvent]:
+    """The newest ``limit`` events, oldest first, as they were recorded (blocking).
+
+    For replaying into suppression when the server starts, so what a context's
+    past suggestions taught is not lost with the process. Missing or unreadable
+    databases read as no events, with a warning for the unreadable.
+    """
+    if not path.exists():
+        return []
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(acceptance)")}
+            block = "block" if "block" in columns else "NULL"
+            rows = connection.execute(
+                f"""SELECT at, kind, language, multiline, accepted_chars, latency_ms, {block}
+                FROM acceptance ORDER BY at DESC, rowid DESC LIMIT ?""",
+                (limit,),
+            ).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        log.warning("past acceptance is not read (%s): %s", path, error)
+        return []
+    return [
+        AcceptanceEvent(
+            kind=str(kind),
+            language=str(language),
+            multiline=bool(multiline),
+            accepted_chars=int(chars),
+            latency_ms=float(latency),
+            at=float(at),
+            block=None if block_value is None else bool(block_value),
+        )
+        for at, kind, language, multiline, chars, latency, block_value in reversed(rows)
+    ]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ suggestions lost; the defaults come from it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,18 @@ class Suppression:
                 context.seen += 1
             elif event.kind in ("accepted", "partial"):
                 context.taken += 1
+
+    def restore(self, events: Iterable[AcceptanceEvent]) -> int:
+        """Learn from past sessions' events (oldest first, from the store); how many.
+
+        Run once at startup, before suggestions are normally shown; an event
+        counted live before it ends is simply faded as if it came first.
+        """
+        count = 0
+        for event in events:
+            self.record(event)
+            count += 1
+        return count
 
     def holds_back(self, language: str, multiline: bool) -> bool:
         """Whether an automatic request in this context should not reach the engine."""

@@ -95,6 +95,7 @@ def register(server: DscoderServer) -> None:
         ls.large_documents.pop(uri, None)
         ls.told_too_large.discard(uri)
         ls.service.cross_file.closed(uri)
+        ls.service.scheduler.forget(uri)
 
 
 def clean_text(server: DscoderServer, uri: str, text: str) -> str:

@@ -44,6 +44,7 @@ def register(server: DscoderServer) -> None:
         problems, ls.pending_problems = ls.pending_problems, []
         ls.report_config_problems(problems)
         ls.run_task(_load(ls.service), "engine-load")
+        ls.run_task(ls.restore_suppression(), "suppression-restore")
         cross_file.watch_files(ls)
 
     @server.feature(types.SHUTDOWN)

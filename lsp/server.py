@@ -37,7 +37,7 @@ from completion.large_text import LargeText
 from completion.privacy import Exclusion
 from completion.service import CompletionService, EngineState, EngineStatus
 from completion.stats import Stats
-from completion.stats_store import AcceptanceStore
+from completion.stats_store import AcceptanceStore, default_path, read_recent
 from completion.suppression import Suppression
 from engines.credentials import redact
 from lsp import __version__
@@ -182,21 +182,36 @@ class DscoderServer(LanguageServer):
         self.status_listeners: list[Callable[[EngineStatus], None]] = []
         """Feature modules that follow the engine state (lsp/progress.py)."""
         self._shown_problems: set[str] = set()
-        suppression = Suppression(lambda: self.config.stats.suppress)
-        self.acceptance = AcceptanceTracker(sink=self._persist_acceptance, suppression=suppression)
-        self.service.scheduler.holds_back = suppression.holds_back
+        self.suppression = Suppression(lambda: self.config.stats.suppress)
+        self.acceptance = AcceptanceTracker(
+            sink=self._persist_acceptance, suppression=self.suppression
+        )
+        self.service.scheduler.holds_back = self.suppression.holds_back
         self._acceptance_store: AcceptanceStore | None = None
 
     # ----- acceptance statistics ---------------------------------------------
 
+    def _acceptance_path(self) -> Path:
+        configured = self.config.stats.path
+        return Path(configured).expanduser() if configured else default_path()
+
     def _persist_acceptance(self, event: AcceptanceEvent) -> None:
-        options = self.config.stats
-        if not options.persist:
+        if not self.config.stats.persist:
             return
         if self._acceptance_store is None:
-            path = Path(options.path).expanduser() if options.path else None
-            self._acceptance_store = AcceptanceStore(path)
+            self._acceptance_store = AcceptanceStore(self._acceptance_path())
         self._acceptance_store.record(event)
+
+    async def restore_suppression(self) -> None:
+        """Replay the persisted outcomes into suppression, so a restart forgets nothing."""
+        options = self.config.stats
+        if not (options.persist and options.suppress.enabled):
+            return
+        path = self._acceptance_path()
+        events = await asyncio.to_thread(read_recent, path)
+        restored = self.suppression.restore(events)
+        if restored:
+            log.info("suppression learned from %d past events in %s", restored, path)
 
     async def close_acceptance(self) -> None:
         """Count what is still shown as rejected and finish the writes (off the loop)."""

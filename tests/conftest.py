@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -102,17 +100,15 @@ def smollm2() -> Path:
     return smollm2_path()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Servers started by tests keep their acceptance database out of the user's state dir."""
-    previous = os.environ.get("XDG_STATE_HOME")
+@pytest.fixture(autouse=True)
+def private_state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Servers started by a test keep their acceptance database out of the user's state
+    dir, and out of other tests' way: a server learns suppression from what it finds."""
     state = tmp_path_factory.mktemp("state")
-    os.environ["XDG_STATE_HOME"] = str(state)
-    yield state
-    if previous is None:
-        os.environ.pop("XDG_STATE_HOME", None)
-    else:
-        os.environ["XDG_STATE_HOME"] = previous
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

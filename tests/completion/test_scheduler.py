@@ -237,6 +237,19 @@ def test_debounce_adapts_to_typing_speed() -> None:
     assert scheduler.debounce_seconds("u", immediate=True) == 0.0
 
 
+def test_a_closed_document_is_forgotten() -> None:
+    options = SchedulerOptions(debounce_ms=50, debounce_max_ms=250, adaptive_debounce=True)
+    scheduler = Scheduler(options, Stats())
+    scheduler.debounce_seconds("file:///a.py", immediate=False)  # the document's pace
+    for moment in (0.0, 0.2, 0.4, 0.6):
+        scheduler._pace["file:///a.py"].update(moment)
+    assert scheduler.debounce_seconds("file:///a.py", immediate=False) == pytest.approx(0.24)
+    scheduler.forget("file:///a.py")
+    assert "file:///a.py" not in scheduler._pace
+    assert scheduler.debounce_seconds("file:///a.py", immediate=False) == 0.05  # a new start
+    scheduler.forget("file:///never-opened.py")
+
+
 async def test_an_edit_during_the_debounce_is_in_the_prompt(tiny_model: Path) -> None:
     from tests.conftest import fill_case
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from completion.acceptance import AcceptanceEvent
-from completion.stats_store import AcceptanceStore, format_table, read_rows, state_dir
+from completion.stats_store import (
+    AcceptanceStore,
+    format_table,
+    read_recent,
+    read_rows,
+    state_dir,
+)
 
 DAY = 1_780_000_000.0  # a fixed moment, so the day column is known
 
@@ -80,3 +87,49 @@ def test_the_stats_command_prints_the_table_and_json(
     assert main(["stats", "--db", str(path), "--by", "week"]) == 2
     assert main(["stats", "--db", str(tmp_path / "none.sqlite3")]) == 0
     assert "no suggestions recorded yet" in capsys.readouterr().out
+
+
+def test_the_newest_events_read_back_oldest_first_with_their_block_flag(tmp_path: Path) -> None:
+    path = tmp_path / "acceptance.sqlite3"
+    write(
+        path,
+        AcceptanceEvent("shown", "python", False, latency_ms=10, at=DAY, block=False),
+        AcceptanceEvent("rejected", "python", False, at=DAY + 1, block=False),
+        AcceptanceEvent("shown", "rust", True, latency_ms=20, at=DAY + 2, block=True),
+        AcceptanceEvent("partial", "rust", True, 4, at=DAY + 3),
+    )
+    events = read_recent(path)
+    assert [(e.kind, e.language, e.block) for e in events] == [
+        ("shown", "python", False),
+        ("rejected", "python", False),
+        ("shown", "rust", True),
+        ("partial", "rust", None),
+    ]
+    assert events[2].latency_ms == 20 and events[3].accepted_chars == 4
+    assert [e.kind for e in read_recent(path, limit=2)] == ["shown", "partial"]
+    assert read_recent(tmp_path / "none.sqlite3") == []
+
+
+def test_a_database_from_before_the_block_column_is_read_and_extended(tmp_path: Path) -> None:
+    path = tmp_path / "acceptance.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE acceptance (at REAL NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL,"
+            " language TEXT NOT NULL, multiline INTEGER NOT NULL,"
+            " accepted_chars INTEGER NOT NULL, latency_ms REAL NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO acceptance VALUES (?, '2026-05-28', 'shown', 'go', 1, 0, 5.0)", (DAY,)
+        )
+    connection.close()
+    [old] = read_recent(path)
+    assert (old.kind, old.language, old.multiline, old.block) == ("shown", "go", True, None)
+    write(path, AcceptanceEvent("shown", "go", False, at=DAY + 1, block=True))
+    assert [e.block for e in read_recent(path)] == [None, True]
+    assert [r.shown for r in read_rows(path, ("language",))] == [2]
+
+
+def test_an_unreadable_database_reads_as_no_events(tmp_path: Path) -> None:
+    path = tmp_path / "acceptance.sqlite3"
+    path.write_bytes(b"not a database, but a file of the same name" * 100)
+    assert read_recent(path) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from completion.acceptance import AcceptanceTracker
+from completion.acceptance import AcceptanceEvent, AcceptanceTracker
 from completion.suppression import Suppression, SuppressionOptions
 
 
@@ -78,3 +78,16 @@ def test_the_request_decides_the_context_not_the_answers_shape() -> None:
     assert suppression.holds_back("python", True)
     assert not suppression.holds_back("python", False)
     assert tracker.snapshot()["acceptanceByLines"]["single"]["shown"] == 3  # as the user saw it
+
+
+def test_outcomes_restored_from_a_past_session_hold_a_context_back() -> None:
+    settings = SuppressionOptions(min_shown=3, probe_every=1000)
+    suppression = Suppression(lambda: settings)
+    past = [AcceptanceEvent("shown", "python", False, block=False) for _ in range(3)]
+    past.append(AcceptanceEvent("accepted", "python", False, 12, block=False))
+    # Multi-line answers to one-line requests: the request's kind is the context.
+    past += [AcceptanceEvent("shown", "go", True, block=False) for _ in range(3)]
+    assert suppression.restore(past) == 7
+    assert not suppression.holds_back("python", False)
+    assert suppression.holds_back("go", False)
+    assert not suppression.holds_back("go", True)

@@ -138,7 +138,7 @@ class AcceptanceStore:
 
 
 def read_recent(path: Path, limit: int = RESTORED_EVENTS) -> list[AcceptanceEvent]:
-    """The newest ``limit`` events, oldest first, as they were recorded (blocking).
+    """The last ``limit`` events written, oldest first (blocking).
 
     For replaying into suppression when the server starts, so what a context's
     past suggestions taught is not lost with the process. Missing or unreadable
@@ -153,7 +153,7 @@ def read_recent(path: Path, limit: int = RESTORED_EVENTS) -> list[AcceptanceEven
             block = "block" if "block" in columns else "NULL"
             rows = connection.execute(
                 f"""SELECT at, kind, language, multiline, accepted_chars, latency_ms, {block}
-                FROM acceptance ORDER BY at DESC, rowid DESC LIMIT ?""",
+                FROM acceptance ORDER BY rowid DESC LIMIT ?""",
                 (limit,),
             ).fetchall()
         finally:

@@ -208,8 +208,8 @@ class DscoderServer(LanguageServer):
         if not (options.persist and options.suppress.enabled):
             return
         path = self._acceptance_path()
-        events = await asyncio.to_thread(read_recent, path)
-        restored = self.suppression.restore(events)
+        # Reading and replaying 20,000 events takes a fraction of a second: off the loop.
+        restored = await asyncio.to_thread(lambda: self.suppression.restore(read_recent(path)))
         if restored:
             log.info("suppression learned from %d past events in %s", restored, path)
 

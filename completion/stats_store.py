@@ -65,12 +65,15 @@ def default_path() -> Path:
     return state_dir() / "acceptance.sqlite3"
 
 
+def _columns(connection: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in connection.execute("PRAGMA table_info(acceptance)")}
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=5.0, check_same_thread=False)
     connection.execute(_SCHEMA)
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(acceptance)")}
-    if "block" not in columns:  # a database written before suppression was restored
+    if "block" not in _columns(connection):  # written before suppression was restored
         connection.execute("ALTER TABLE acceptance ADD COLUMN block INTEGER")
     return connection
 
@@ -149,8 +152,7 @@ def read_recent(path: Path, limit: int = RESTORED_EVENTS) -> list[AcceptanceEven
     try:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
         try:
-            columns = {row[1] for row in connection.execute("PRAGMA table_info(acceptance)")}
-            block = "block" if "block" in columns else "NULL"
+            block = "block" if "block" in _columns(connection) else "NULL"
             rows = connection.execute(
                 f"""SELECT at, kind, language, multiline, accepted_chars, latency_ms, {block}
                 FROM acceptance ORDER BY rowid DESC LIMIT ?""",

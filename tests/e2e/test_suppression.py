@@ -12,11 +12,23 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
 
 from tests.e2e.conftest import StartServer
 from tests.e2e.test_acceptance import ask, open_case, saved, settled, stats
 
 pytestmark = pytest.mark.slow
+
+
+async def show_twice(client: LanguageClient, uri: str, position: types.Position) -> None:
+    """Two automatic suggestions shown; the second rejects the first."""
+    for shown in (1, 2):
+        [item] = await ask(client, uri, position)
+        assert item.command and item.command.arguments
+        item_id = item.command.arguments[0]
+        client.protocol.notify("textDocument/didShowCompletion", {"itemId": item_id})
+        await settled(client, "shown", shown)
 
 
 async def test_a_context_that_rejects_everything_stops_costing_engine_calls(
@@ -35,12 +47,7 @@ async def test_a_context_that_rejects_everything_stops_costing_engine_calls(
         "scheduler.cache=false",
     )
     uri, position = await open_case(client, "single-line", "held")
-    for shown in (1, 2):
-        [item] = await ask(client, uri, position)
-        assert item.command and item.command.arguments
-        item_id = item.command.arguments[0]
-        client.protocol.notify("textDocument/didShowCompletion", {"itemId": item_id})
-        await settled(client, "shown", shown)  # each new one rejects the one before
+    await show_twice(client, uri, position)
     assert (await stats(client))["rejected"] == 1
     calls = (await stats(client))["engineCalls"]
 
@@ -62,13 +69,7 @@ async def test_a_restarted_server_remembers_what_was_rejected(
         "--model", str(fill_model), *held_early, "--set", "scheduler.cache=false"
     )
     uri, position = await open_case(first, "single-line", "remembered")
-    for shown in (1, 2):
-        [item] = await ask(first, uri, position)
-        assert item.command and item.command.arguments
-        first.protocol.notify(
-            "textDocument/didShowCompletion", {"itemId": item.command.arguments[0]}
-        )
-        await settled(first, "shown", shown)
+    await show_twice(first, uri, position)
     database = private_state_home / "dscoder-lsp" / "acceptance.sqlite3"
     async with asyncio.timeout(30):  # written on the store's own thread
         while [kind for kind, _, _ in saved(database)].count("shown") < 2:

@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import fill_case
-from tests.support.processes import children_of, wait_for_exit
+from tests.support.processes import children_of, parent_of, wait_for_exit
 
 pytestmark = pytest.mark.slow
 
@@ -511,7 +511,9 @@ def server_pids(state_home: Path) -> list[int]:
             continue
         if b"lsp.cli" in command and marker in environ:
             found.append(int(entry.name))
-    return found
+    # A worker between fork and exec still has its server's command line and
+    # environment; it is not a second server.
+    return [pid for pid in found if parent_of(pid) not in found]
 
 
 def test_a_killed_worker_restarts_and_the_next_suggestion_comes(

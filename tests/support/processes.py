@@ -7,20 +7,23 @@ import select
 from pathlib import Path
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent pid of ``pid`` (read from /proc), or None when it is gone."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # The parent pid follows the command name, which is in parentheses.
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def children_of(pid: int) -> list[int]:
-    """Live processes whose parent is ``pid`` (read from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The parent pid follows the command name, which is in parentheses.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    """Live processes whose parent is ``pid``."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and parent_of(int(entry.name)) == pid
+    ]
 
 
 def wait_for_exit(pid: int, timeout: float) -> bool:
